@@ -1,0 +1,22 @@
+"""One row: the Parquet written to export_path (spec/output.md), with its row count and filters.
+
+Runs after the data tests of sera_rectified pass (dbt build skips it when one fails), so a bad
+build never replaces a good file.
+"""
+
+import pyarrow as pa
+
+from sera_rectify.export import write_export
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    rows = dbt.ref("sera_rectified")
+    filters = {
+        "teacher": dbt.config.get("teacher"),
+        "scale": dbt.config.get("scale"),
+        "rollout": dbt.config.get("rollout"),
+        "min_recall": dbt.config.get("min_recall"),
+    }
+    manifest = write_export(session, f"({rows.sql_query()}) as sera_rectified", dbt.config.get("export_path"), filters)
+    return pa.Table.from_pylist([manifest])

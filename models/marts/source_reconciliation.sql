@@ -1,0 +1,70 @@
+-- one row per source dataset: rows counted in the files = rows converted + rows rejected
+
+with
+
+source_files as (
+
+    select * from {{ ref('stg_sera__source_files') }}
+
+),
+
+converted as (
+
+    select * from {{ ref('sera_rectified') }}
+
+),
+
+rejects as (
+
+    select * from {{ ref('sera_rectified_rejects') }}
+
+),
+
+rows_read as (
+
+    select
+        source_dataset,
+        count(*) as n_files,
+        sum(rows_in_file) as rows_read
+    from source_files
+    group by source_dataset
+
+),
+
+rows_out as (
+
+    select
+        source_dataset,
+        count(*) as rows_out
+    from converted
+    group by source_dataset
+
+),
+
+rows_rejected as (
+
+    select
+        source_dataset,
+        count(*) as rows_rejected
+    from rejects
+    group by source_dataset
+
+),
+
+reconciled as (
+
+    select
+        rows_read.source_dataset,
+        rows_read.n_files,
+        rows_read.rows_read,
+        coalesce(rows_out.rows_out, 0) as rows_out,
+        coalesce(rows_rejected.rows_rejected, 0) as rows_rejected
+    from rows_read
+    left join rows_out
+        on rows_read.source_dataset = rows_out.source_dataset
+    left join rows_rejected
+        on rows_read.source_dataset = rows_rejected.source_dataset
+
+)
+
+select * from reconciled

@@ -1,0 +1,14 @@
+"""One row per data file of the selected datasets: where it is, its format and its row count.
+
+Listing and counting are Python because the layout contract (spec/sources.md) follows symlinks,
+skips dot-folders and sorts by path, which DuckDB's glob does not.
+"""
+
+from sera_rectify.pipeline import source_file_manifest
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    datasets = dbt.ref("stg_sera__datasets").order("dataset_order").to_arrow_table().column("source_dataset").to_pylist()
+    requested = dbt.config.get("datasets").split(",")
+    return source_file_manifest(dbt.config.get("sources_dir"), requested, known=datasets)

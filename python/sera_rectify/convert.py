@@ -1,0 +1,433 @@
+"""One source trajectory in, one rectified trajectory or one reject out (spec/conversion.md §1-§6).
+
+Each rule of the spec is one small pure function below, named for the rule. A rule that finds a
+problem raises `Rejected`; `convert_trajectory` turns that into a `Reject` value, so callers never
+see an exception for bad data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from . import reasons
+from .spec import reasoning_templates, system_prompt_template, tool_names, tool_schemas
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+OBSERVATION_PREFIX = "OBSERVATION:\n"
+SUBMIT = "submit"
+ROLES = ("system", "user", "assistant", "tool")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class Rejected(Exception):
+    """Raised by a rule when the trajectory breaks it; carries the spec's reason code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A source row that cannot be converted: the reason code and a human detail."""
+
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Converted:
+    """A converted trajectory: the `messages` JSON string and the per-row statistics."""
+
+    messages: str
+    n_messages: int
+    n_tool_calls: int
+    n_trimmed_submits: int
+    n_folded_texts: int
+    n_filled_reasoning: int
+    n_replaced_chars: int
+
+
+@dataclass
+class Step:
+    """An assistant tool call and the tool message right after it (conversion.md §2)."""
+
+    index: int
+    reasoning: str
+    name: str
+    arguments: dict
+    output: str | None
+    folded: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TextOnly:
+    """An assistant message without a tool call; its reasoning is folded (conversion.md §4)."""
+
+    index: int
+    reasoning: str
+
+
+# ---------------------------------------------------------------------------------------------
+# §1 Parse
+
+
+def load_messages(raw: Any) -> list[dict]:
+    """Decode the `messages` column into a list of message objects (§1, first bullet).
+
+    The published column is a JSON string; a JSON array given directly is accepted as that list.
+    orjson is tried first for speed; it refuses lone surrogate escapes, which stdlib json accepts
+    (they are replaced later, §5), so stdlib json is the fallback.
+    """
+    if raw is None or raw == "":
+        raise Rejected(reasons.MESSAGES_MISSING, "messages is null or an empty string")
+    if isinstance(raw, str):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            try:
+                raw = json.loads(raw)
+            except ValueError as err:
+                raise Rejected(reasons.MESSAGES_NOT_JSON, f"messages is not valid JSON: {err}") from None
+    if not isinstance(raw, list) or not all(isinstance(m, dict) for m in raw):
+        raise Rejected(reasons.MESSAGES_NOT_A_LIST, f"messages is a JSON {type(raw).__name__}, not a list of objects")
+    if not raw:
+        raise Rejected(reasons.MESSAGES_EMPTY, "messages is an empty list")
+    return raw
+
+
+def check_roles(messages: list[dict]) -> list[str]:
+    """Every message must be system, user, assistant or tool (§1); returns the roles."""
+    roles = [m.get("role") for m in messages]
+    for index, role in enumerate(roles):
+        if role not in ROLES:
+            raise Rejected(reasons.UNKNOWN_ROLE, f"message {index} has role {role!r}")
+    return roles
+
+
+def flatten_content(content: Any, index: int) -> str:
+    """Content as one text (§1): a string as is, text parts concatenated, null as "".
+
+    Only text parts are understood; an image or any other part would be silently lost, so it rejects.
+    """
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") != "text":
+                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                raise Rejected(reasons.UNSUPPORTED_CONTENT_PART, f"message {index} has a content part of type {kind!r}")
+            text = part.get("text")
+            if text is None:
+                text = ""
+            if not isinstance(text, str):
+                raise Rejected(reasons.UNSUPPORTED_CONTENT_PART, f"message {index} has a text part whose text is not a string")
+            texts.append(text)
+        return "".join(texts)
+    raise Rejected(reasons.UNSUPPORTED_CONTENT_PART, f"message {index} has content of type {type(content).__name__}")
+
+
+def check_preamble(roles: list[str]) -> None:
+    """Message 0 is system, message 1 is user, and neither role appears again (§1)."""
+    if len(roles) < 2 or roles[0] != "system" or roles[1] != "user":
+        raise Rejected(reasons.BAD_PREAMBLE, f"messages 0 and 1 are {roles[:2]}, expected ['system', 'user']")
+    for index in range(2, len(roles)):
+        if roles[index] == "user":
+            raise Rejected(reasons.UNEXPECTED_USER_MESSAGE, f"message {index} is a user message after the preamble")
+        if roles[index] == "system":
+            raise Rejected(reasons.UNEXPECTED_SYSTEM_MESSAGE, f"message {index} is a system message after the preamble")
+
+
+# ---------------------------------------------------------------------------------------------
+# §2 Pair calls with outputs
+
+
+def parse_tool_arguments(arguments: Any, index: int) -> dict:
+    """Arguments as an object (§2): a JSON string is parsed, an object kept, null or "" is {}."""
+    if arguments is None or arguments == "":
+        return {}
+    if isinstance(arguments, dict):
+        return arguments
+    if isinstance(arguments, str):
+        try:
+            parsed = json.loads(arguments)
+        except ValueError:
+            raise Rejected(reasons.MALFORMED_TOOL_ARGUMENTS, f"message {index}: tool arguments are not valid JSON") from None
+        if isinstance(parsed, dict):
+            return parsed
+        kind = type(parsed).__name__
+    else:
+        kind = type(arguments).__name__
+    raise Rejected(reasons.MALFORMED_TOOL_ARGUMENTS, f"message {index}: tool arguments are a {kind}, not an object")
+
+
+def tool_call_of(message: dict, index: int) -> dict | None:
+    """The one tool call of an assistant message, or None for a text-only message (§2)."""
+    calls = message.get("tool_calls")
+    if calls is None or calls == []:
+        return None
+    if not isinstance(calls, list):
+        raise Rejected(reasons.UNKNOWN_TOOL, f"message {index}: tool_calls is a {type(calls).__name__}, not a list")
+    if len(calls) > 1:
+        raise Rejected(reasons.PARALLEL_TOOL_CALLS, f"message {index} has {len(calls)} tool calls")
+    call = calls[0]
+    function = call.get("function") if isinstance(call, dict) else None
+    return function if isinstance(function, dict) else {}
+
+
+def tool_name_of(function: dict, index: int) -> str:
+    """The called tool's name, which must be one of spec/tools.json (§2)."""
+    name = function.get("name")
+    if name not in tool_names():
+        raise Rejected(reasons.UNKNOWN_TOOL, f"message {index} calls unknown tool {name!r}")
+    return name
+
+
+def reasoning_source(message: dict, content: str) -> str:
+    """`thought` when it holds non-whitespace text, else the flattened content (§4, never both)."""
+    thought = message.get("thought")
+    if isinstance(thought, str) and thought.strip():
+        return thought
+    return content
+
+
+def pair_steps(messages: list[dict], texts: list[str]) -> list[Step | TextOnly]:
+    """Walk messages 2..end pairing each tool call with the tool message right after it (§2).
+
+    Pairing is by position: tool_call ids repeat in real trajectories. A call without an output is
+    allowed only for a final submit followed by nothing but text-only messages.
+    """
+    items: list[Step | TextOnly] = []
+    index = 2
+    while index < len(messages):
+        message = messages[index]
+        if message["role"] == "tool":
+            raise Rejected(reasons.ORPHAN_TOOL_OUTPUT, f"message {index} is a tool output without a tool call right before it")
+        reasoning = extract_reasoning(reasoning_source(message, texts[index]))
+        function = tool_call_of(message, index)
+        if function is None:
+            items.append(TextOnly(index, reasoning))
+            index += 1
+            continue
+        name = tool_name_of(function, index)
+        arguments = parse_tool_arguments(function.get("arguments"), index)
+        has_output = index + 1 < len(messages) and messages[index + 1]["role"] == "tool"
+        if not has_output and not (name == SUBMIT and only_text_only_after(messages, index)):
+            raise Rejected(reasons.MISSING_TOOL_OUTPUT, f"message {index} calls {name!r} but no tool output follows")
+        items.append(Step(index, reasoning, name, arguments, texts[index + 1] if has_output else None))
+        index += 2 if has_output else 1
+    return items
+
+
+def only_text_only_after(messages: list[dict], index: int) -> bool:
+    """True when every message after `index` is an assistant message without tool calls."""
+    return all(m["role"] == "assistant" and not m.get("tool_calls") for m in messages[index + 1 :])
+
+
+# ---------------------------------------------------------------------------------------------
+# §3 Submit
+
+
+def trailing_submit_run_start(steps: list[Step]) -> int:
+    """Index (in `steps`) of the first step of the trailing run of submits (§3).
+
+    No trailing submit means the agent never finished (e.g. "Exit due to cost limit").
+    """
+    if not steps or steps[-1].name != SUBMIT:
+        where = f"the last tool call (message {steps[-1].index}) is {steps[-1].name!r}" if steps else "there is no tool call"
+        raise Rejected(reasons.NOT_SUBMITTED, f"no trailing submit: {where}")
+    start = len(steps) - 1
+    while start > 0 and steps[start - 1].name == SUBMIT:
+        start -= 1
+    return start
+
+
+def answer_text(rollout_patch: str | None, last_submit: Step) -> str:
+    """The answer (§3): the row's rollout_patch when not null, else the last submit's output."""
+    if rollout_patch is not None:
+        return rollout_patch
+    if last_submit.output is None:
+        return ""
+    return strip_observation_prefix(last_submit.output)
+
+
+# ---------------------------------------------------------------------------------------------
+# §4 Reasoning
+
+
+def extract_reasoning(text: str) -> str:
+    """The reasoning text R of one assistant message (§4).
+
+    Inner texts of the <think> blocks first (an unclosed block runs to the end), then the
+    commentary outside them, each stripped, joined by a blank line: no model text is lost.
+    """
+    blocks: list[str] = []
+    outside: list[str] = []
+    position = 0
+    while True:
+        start = text.find(THINK_OPEN, position)
+        if start == -1:
+            outside.append(text[position:])
+            break
+        outside.append(text[position:start])
+        end = text.find(THINK_CLOSE, start + len(THINK_OPEN))
+        if end == -1:
+            blocks.append(text[start + len(THINK_OPEN) :])
+            break
+        blocks.append(text[start + len(THINK_OPEN) : end])
+        position = end + len(THINK_CLOSE)
+    if not blocks:
+        return text.strip()
+    return join_reasoning([block.strip() for block in blocks] + ["".join(outside).strip()])
+
+
+def join_reasoning(pieces: list[str]) -> str:
+    """Join reasoning pieces with a blank line, skipping empty ones (§4)."""
+    return "\n\n".join(piece for piece in pieces if piece)
+
+
+def fold_text_only_messages(items: list[Step | TextOnly]) -> tuple[list[Step], list[TextOnly]]:
+    """Attach each text-only message to the next step (§4, folding).
+
+    Returns the steps, each with its `folded` texts, and the text-only messages after the last
+    step (those go to the answer's reasoning).
+    """
+    steps: list[Step] = []
+    pending: list[TextOnly] = []
+    for item in items:
+        if isinstance(item, TextOnly):
+            pending.append(item)
+        else:
+            item.folded = [text.reasoning for text in pending]
+            steps.append(item)
+            pending = []
+    return steps, pending
+
+
+def template_index(dataset: str, instance_id: str | None, position: int) -> int:
+    """Which of the 12 templates fills an empty reasoning (§4): stable on every machine and run."""
+    key = f"{dataset}\n{instance_id or ''}\n{position}".encode("utf-8")
+    return int(hashlib.sha256(key).hexdigest(), 16) % len(reasoning_templates())
+
+
+def fill_empty_reasoning(reasoning: str, dataset: str, instance_id: str | None, position: int) -> str:
+    """An empty reasoning gets a template text, so every reasoning message says something (§4)."""
+    if reasoning:
+        return reasoning
+    return reasoning_templates()[template_index(dataset, instance_id, position)]
+
+
+# ---------------------------------------------------------------------------------------------
+# §5 Rendering
+
+
+def tools_json() -> str:
+    """tools.json's list as embedded in the system message (§5)."""
+    return json.dumps(tool_schemas(), ensure_ascii=False)
+
+
+def render_system(source_system: str) -> str:
+    """The system message: the template with plain string replacement, not str.format (§5)."""
+    return system_prompt_template().replace("{tools_json}", tools_json()).replace("{source_system}", source_system)
+
+
+def render_reasoning(reasoning: str) -> str:
+    return THINK_OPEN + reasoning + THINK_CLOSE
+
+
+def render_tool_call(name: str, arguments: dict) -> str:
+    return "<tool_call>" + json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False) + "</tool_call>"
+
+
+def strip_observation_prefix(text: str) -> str:
+    """Remove ONE leading "OBSERVATION:\\n" (SWE-agent's label, not tool output); keep the rest verbatim."""
+    return text[len(OBSERVATION_PREFIX) :] if text.startswith(OBSERVATION_PREFIX) else text
+
+
+def render_tool_output(text: str) -> str:
+    return "<tool_response>" + strip_observation_prefix(text) + "</tool_response>"
+
+
+def render_answer(text: str) -> str:
+    return "<answer>" + text + "</answer>"
+
+
+def replace_lone_surrogates(text: str) -> tuple[str, int]:
+    """Replace each lone surrogate with U+FFFD (§5): it cannot be written as UTF-8.
+
+    Returns the text and the number of replacements; the common case costs one encode.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return LONE_SURROGATE.subn("\ufffd", text)
+    return text, 0
+
+
+def dump_messages(messages: list[dict[str, str]]) -> str:
+    """The `messages` column: default separators, key order role then content (§5)."""
+    return json.dumps(messages, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole row
+
+
+def convert_trajectory(raw_messages: Any, *, dataset: str, instance_id: str | None, rollout_patch: str | None) -> Converted | Reject:
+    """Apply §1-§5 to one source trajectory; return the converted row or the first rule it breaks."""
+    try:
+        return _convert(raw_messages, dataset, instance_id, rollout_patch)
+    except Rejected as rejected:
+        return Reject(rejected.reason, rejected.detail)
+
+
+def _convert(raw_messages: Any, dataset: str, instance_id: str | None, rollout_patch: str | None) -> Converted:
+    messages = load_messages(raw_messages)
+    roles = check_roles(messages)
+    texts = [flatten_content(m.get("content"), index) for index, m in enumerate(messages)]
+    check_preamble(roles)
+    steps, trailing_texts = fold_text_only_messages(pair_steps(messages, texts))
+    run_start = trailing_submit_run_start(steps)
+    kept, answer_step = steps[:run_start], steps[run_start]
+
+    out = [
+        {"role": "system", "content": render_system(texts[0])},
+        {"role": "user", "content": texts[1]},
+    ]
+    n_filled = 0
+
+    def add_reasoning(pieces: list[str]) -> None:
+        nonlocal n_filled
+        reasoning = join_reasoning(pieces)
+        filled = fill_empty_reasoning(reasoning, dataset, instance_id, len(out))
+        n_filled += filled != reasoning
+        out.append({"role": "reasoning", "content": render_reasoning(filled)})
+
+    for step in kept:
+        add_reasoning(step.folded + [step.reasoning])
+        out.append({"role": "tool_call", "content": render_tool_call(step.name, step.arguments)})
+        out.append({"role": "tool_output", "content": render_tool_output(step.output)})
+    add_reasoning(answer_step.folded + [answer_step.reasoning] + [text.reasoning for text in trailing_texts])
+    out.append({"role": "answer", "content": render_answer(answer_text(rollout_patch, steps[-1]))})
+
+    text, n_replaced = replace_lone_surrogates(dump_messages(out))
+    return Converted(
+        messages=text,
+        n_messages=len(out),
+        n_tool_calls=len(kept),
+        n_trimmed_submits=len(steps) - run_start - 1,
+        n_folded_texts=sum(len(step.folded) for step in kept) + len(answer_step.folded) + len(trailing_texts),
+        n_filled_reasoning=n_filled,
+        n_replaced_chars=n_replaced,
+    )

@@ -1,0 +1,75 @@
+"""Writing the deliverable Parquet (spec/output.md): 8 columns, zstd, ordered, atomic.
+
+The file is written to a temporary name beside the target and renamed at the end, so export_path
+only ever holds a complete file: the previous good one or the new one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+EXPORT_COLUMNS = ("messages", "instance_id", "teacher", "scale", "rollout", "func_name", "func_path", "line_level_recall")
+EXPORT_ORDER = ("dataset_order", "source_file", "source_row")
+ROW_GROUP_SIZE_BYTES = "64MB"
+ZSTD_LEVEL = 3
+TEMP_MARKER = ".tmp-"
+
+
+def sql_literal(value: Any) -> str:
+    """A string or number as a SQL literal (filter values come from dbt vars typed by a user)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(float(value))
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def export_filters(filters: dict[str, Any]) -> list[str]:
+    """WHERE conditions for the export vars teacher, scale, rollout (equality) and min_recall (>=)."""
+    conditions = [f"{column} = {sql_literal(filters[column])}" for column in ("teacher", "scale", "rollout") if filters.get(column)]
+    if filters.get("min_recall") not in (None, ""):
+        conditions.append(f"line_level_recall >= {sql_literal(float(filters['min_recall']))}")
+    return conditions
+
+
+def export_query(relation: str, filters: dict[str, Any]) -> str:
+    """The export's SELECT: the 8 columns in order, every one nullable, rows in source order.
+
+    DuckDB writes a column that holds no null as `required`, so the schema would depend on the
+    data; `if(x is null, null, x)` keeps each field optional without changing a value.
+    """
+    columns = ",\n    ".join(f"if({c} is null, null, {c}) as {c}" for c in EXPORT_COLUMNS)
+    where = " and ".join(export_filters(filters)) or "true"
+    return f"select\n    {columns}\nfrom {relation}\nwhere {where}\norder by {', '.join(EXPORT_ORDER)}"
+
+
+def remove_stale_temp_files(export_path: Path) -> None:
+    """Temporary files of an earlier, interrupted export (the target itself is never touched)."""
+    for stale in export_path.parent.glob(export_path.name + TEMP_MARKER + "*"):
+        stale.unlink(missing_ok=True)
+
+
+def write_export(connection: duckdb.DuckDBPyConnection, relation: str, export_path: str, filters: dict[str, Any]) -> dict[str, Any]:
+    """Write the export to a temporary file, then rename it onto export_path; return a manifest row."""
+    target = Path(export_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(target)
+    temporary = target.with_name(target.name + TEMP_MARKER + str(os.getpid()))
+    query = export_query(relation, filters)
+    try:
+        connection.execute(
+            f"copy ({query}) to {sql_literal(str(temporary))} (format parquet, compression zstd, "
+            f"compression_level {ZSTD_LEVEL}, row_group_size_bytes '{ROW_GROUP_SIZE_BYTES}', use_tmp_file false)"
+        )
+        rows = connection.execute(f"select count(*) from read_parquet({sql_literal(str(temporary))})").fetchone()[0]
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return {
+        "export_path": str(target),
+        "n_rows": rows,
+        "n_bytes": target.stat().st_size,
+        "filters": " and ".join(export_filters(filters)) or None,
+    }

@@ -1,0 +1,227 @@
+"""Streaming conversion of source files into Arrow record batches, for the dbt Python models.
+
+The main process reads lines (or Parquet rows) in bounded chunks; worker processes parse and
+convert each chunk into a record batch; batches come back in source order. At no point is a whole
+dataset in Python memory: at most `2 x workers` chunks are in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from .convert import Reject, convert_trajectory, replace_lone_surrogates
+from .recall import line_level_recall
+from .sources import LineReject, SourceError, SourceFile, check_columns, count_rows, iter_lines, iter_parquet_rows, list_source_files, parse_line
+
+CHUNK_MAX_ROWS = 256
+CHUNK_MAX_BYTES = 32 * 1024 * 1024
+
+CONVERTED_SCHEMA = pa.schema(
+    [
+        ("source_dataset", pa.string()),
+        ("source_file", pa.string()),
+        ("source_row", pa.int64()),
+        ("instance_id", pa.string()),
+        ("func_name", pa.string()),
+        ("func_path", pa.string()),
+        ("messages", pa.string()),
+        ("line_level_recall", pa.float64()),
+        ("n_messages", pa.int32()),
+        ("n_tool_calls", pa.int32()),
+        ("n_trimmed_submits", pa.int32()),
+        ("n_folded_texts", pa.int32()),
+        ("n_filled_reasoning", pa.int32()),
+        ("n_replaced_chars", pa.int32()),
+        ("n_chars", pa.int64()),
+        ("reject_reason", pa.string()),
+        ("reject_detail", pa.string()),
+    ]
+)
+
+SOURCE_FILES_SCHEMA = pa.schema(
+    [
+        ("source_dataset", pa.string()),
+        ("source_file", pa.string()),
+        ("file_path", pa.string()),
+        ("file_format", pa.string()),
+        ("file_bytes", pa.int64()),
+        ("rows_in_file", pa.int64()),
+    ]
+)
+
+
+@dataclass
+class Chunk:
+    """Consecutive rows of one file: raw JSON Lines lines (bytes) or Parquet row dicts."""
+
+    source: SourceFile
+    rollout: str
+    first_row: int
+    records: list[bytes | dict] = field(default_factory=list)
+    last_of_file: bool = False
+
+
+def default_workers() -> int:
+    """SERA_THREADS, else the number of cores (spec/interface.md)."""
+    return int(os.environ.get("SERA_THREADS") or os.cpu_count() or 1)
+
+
+def as_text(value: Any) -> str | None:
+    """Light cast of a metadata value to a string (all source columns are strings; null stays null)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def clean_text(value: Any) -> tuple[str | None, int]:
+    """as_text with lone surrogates replaced (they cannot be written as UTF-8) and counted."""
+    text = as_text(value)
+    if text is None:
+        return None, 0
+    return replace_lone_surrogates(text)
+
+
+def convert_record(record: dict, dataset: str, rollout: str) -> dict[str, Any]:
+    """One source row (an object) to one output row: converted, or rejected with reason and detail."""
+    instance_id, n_id = clean_text(record.get("instance_id"))
+    func_name, n_name = clean_text(record.get("func_name"))
+    func_path, n_path = clean_text(record.get("func_path"))
+    rollout_patch = as_text(record.get("rollout_patch"))
+    row: dict[str, Any] = {"instance_id": instance_id, "func_name": func_name, "func_path": func_path}
+    result = convert_trajectory(record.get("messages"), dataset=dataset, instance_id=instance_id, rollout_patch=rollout_patch)
+    if isinstance(result, Reject):
+        row["reject_reason"], row["reject_detail"] = result.reason, result.detail
+        return row
+    row.update(
+        messages=result.messages,
+        line_level_recall=line_level_recall(rollout_patch, as_text(record.get("target_patch"))) if rollout == "T2" else None,
+        n_messages=result.n_messages,
+        n_tool_calls=result.n_tool_calls,
+        n_trimmed_submits=result.n_trimmed_submits,
+        n_folded_texts=result.n_folded_texts,
+        n_filled_reasoning=result.n_filled_reasoning,
+        n_replaced_chars=result.n_replaced_chars + n_id + n_name + n_path,
+        n_chars=len(result.messages),
+    )
+    return row
+
+
+def convert_chunk(chunk: Chunk) -> tuple[pa.RecordBatch, set[str], int]:
+    """Convert a chunk into a record batch; also return the keys its object lines had, and their count.
+
+    Runs in a worker process: it must stay a module-level function of the installed package.
+    """
+    rows = []
+    keys: set[str] = set()
+    n_objects = 0
+    for offset, record in enumerate(chunk.records):
+        parsed = parse_line(record) if isinstance(record, bytes) else record
+        if isinstance(parsed, LineReject):
+            row = {"reject_reason": parsed.reason, "reject_detail": parsed.detail}
+        else:
+            keys.update(parsed)
+            n_objects += 1
+            row = convert_record(parsed, chunk.source.dataset, chunk.rollout)
+        row.update(source_dataset=chunk.source.dataset, source_file=chunk.source.source_file, source_row=chunk.first_row + offset)
+        rows.append(row)
+    return pa.RecordBatch.from_pylist(rows, schema=CONVERTED_SCHEMA), keys, n_objects
+
+
+def read_chunks(source: SourceFile, rollout: str) -> Iterator[Chunk]:
+    """Split one file into chunks of at most CHUNK_MAX_ROWS rows or about CHUNK_MAX_BYTES bytes."""
+    records: Iterable[bytes | dict] = iter_lines(source.path) if source.file_format == "jsonl" else iter_parquet_rows(source, CHUNK_MAX_ROWS)
+    chunk = Chunk(source, rollout, 0)
+    size = 0
+    for record in records:
+        chunk.records.append(record)
+        size += len(record) if isinstance(record, bytes) else 0
+        if len(chunk.records) >= CHUNK_MAX_ROWS or size >= CHUNK_MAX_BYTES:
+            yield chunk
+            chunk = Chunk(source, rollout, chunk.first_row + len(chunk.records))
+            size = 0
+    chunk.last_of_file = True
+    yield chunk
+
+
+def chunks_of(files: list[tuple[SourceFile, str]]) -> Iterator[Chunk]:
+    for source, rollout in files:
+        yield from read_chunks(source, rollout)
+
+
+def map_in_order(chunks: Iterator[Chunk], workers: int) -> Iterator[tuple[Chunk, tuple[pa.RecordBatch, set[str], int]]]:
+    """convert_chunk over the chunks, in order, with a bounded window of work in flight."""
+    if workers <= 1:
+        for chunk in chunks:
+            yield chunk, convert_chunk(chunk)
+        return
+    window: deque[tuple[Chunk, Future]] = deque()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for chunk in chunks:
+            window.append((chunk, pool.submit(convert_chunk, chunk)))
+            if len(window) >= 2 * workers:
+                done, future = window.popleft()
+                yield done, future.result()
+        while window:
+            done, future = window.popleft()
+            yield done, future.result()
+
+
+def convert_files(files: list[tuple[SourceFile, str]], workers: int) -> Iterator[pa.RecordBatch]:
+    """Converted record batches for the files in order; checks each JSON Lines file's columns at its end."""
+    keys: set[str] = set()
+    n_objects = 0
+    for chunk, (batch, chunk_keys, chunk_objects) in map_in_order(chunks_of(files), workers):
+        keys |= chunk_keys
+        n_objects += chunk_objects
+        if chunk.last_of_file:
+            if chunk.source.file_format == "jsonl" and n_objects:
+                check_columns(chunk.source, keys)
+            keys, n_objects = set(), 0
+        if batch.num_rows:
+            yield batch
+
+
+def converted_reader(file_rows: list[dict[str, Any]], workers: int | None = None) -> pa.RecordBatchReader:
+    """A RecordBatchReader over the converted rows of the listed files (rows of stg_sera__source_files)."""
+    files = [
+        (SourceFile(row["source_dataset"], row["source_file"], row["file_path"], row["file_format"]), row["rollout"])
+        for row in file_rows
+    ]
+    return pa.RecordBatchReader.from_batches(CONVERTED_SCHEMA, convert_files(files, workers or default_workers()))
+
+
+def source_file_manifest(sources_dir: str, requested: list[str], known: list[str]) -> pa.Table:
+    """One row per data file of the selected datasets, with its size and an independent row count.
+
+    `requested` is the `datasets` var, `known` the selected rows of the sera_datasets seed in
+    dataset order; a requested name the seed does not know is an error, not an empty dataset.
+    """
+    unknown = [name for name in requested if name not in known]
+    if unknown:
+        raise SourceError(
+            f"the datasets var names {', '.join(unknown)}, which seeds/sera_datasets.csv does not list. "
+            f"Use folder names from that seed: {', '.join(known) or '(none selected)'}."
+        )
+    rows = []
+    for dataset in known:
+        for source in list_source_files(sources_dir, dataset):
+            rows.append(
+                {
+                    "source_dataset": dataset,
+                    "source_file": source.source_file,
+                    "file_path": source.path,
+                    "file_format": source.file_format,
+                    "file_bytes": os.path.getsize(source.path),
+                    "rows_in_file": count_rows(source),
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=SOURCE_FILES_SCHEMA)

@@ -1,0 +1,182 @@
+"""Reading the source datasets from disk (spec/sources.md): file discovery, lines, bad lines.
+
+File-level problems raise `SourceError` with what, where and how to fix it; line-level problems
+become rejects (`parse_line`), never a failed build.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import pyarrow.parquet as pq
+import zstandard
+
+from . import reasons
+
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
+PARQUET_SUFFIXES = (".parquet",)
+COLUMNS = (
+    "messages",
+    "instance_id",
+    "rollout_patch",
+    "func_name",
+    "func_path",
+    "problem_statement",
+    "target_patch",
+    "docker_image",
+)
+READ_BUFFER_BYTES = 16 * 1024 * 1024
+
+
+class SourceError(Exception):
+    """A source file or folder that cannot be read: the message says what, where and what to do."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One data file of one dataset; `source_file` is its path relative to sources_dir."""
+
+    dataset: str
+    source_file: str
+    path: str
+    file_format: str
+
+
+@dataclass(frozen=True)
+class LineReject:
+    """A JSON Lines line that is not a JSON object (sources.md, "Bad lines and bad files")."""
+
+    reason: str
+    detail: str
+
+
+def file_format_of(name: str) -> str | None:
+    """'jsonl' or 'parquet' for a data file name, None for any other file (README, .json, ...)."""
+    if name.endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    return None
+
+
+def list_source_files(sources_dir: str, dataset: str) -> list[SourceFile]:
+    """The dataset's data files at any depth, in sorted path order; dot-names skipped, symlinks followed."""
+    folder = Path(sources_dir) / dataset
+    if not folder.is_dir():
+        raise SourceError(
+            f"dataset folder {folder} is missing. Put the files of {dataset} there "
+            f"(`python -m sera_rectify download --dest {sources_dir} --datasets {dataset}`), point the dbt var "
+            f"sources_dir at the folder that holds it, or leave it out with --vars '{{datasets: [...]}}'."
+        )
+    found = []
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            file_format = file_format_of(name)
+            if name.startswith(".") or file_format is None:
+                continue
+            path = Path(root) / name
+            relative = path.relative_to(sources_dir).as_posix()
+            found.append(SourceFile(dataset, relative, str(path), file_format))
+    if not found:
+        raise SourceError(
+            f"dataset folder {folder} holds no data file (*.jsonl, *.jsonl.gz, *.jsonl.zst or *.parquet, "
+            f"names not starting with '.'). Add the dataset's files or leave {dataset} out with --vars '{{datasets: [...]}}'."
+        )
+    return sorted(found, key=lambda f: f.source_file)
+
+
+def open_binary(path: str) -> IO[bytes]:
+    """The file's bytes, decompressed for .gz and .zst."""
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    raw = open(path, "rb", buffering=READ_BUFFER_BYTES)
+    if path.endswith(".zst"):
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True), READ_BUFFER_BYTES)
+    return raw
+
+
+def is_blank(line: bytes) -> bool:
+    """Blank lines are skipped and do not count as rows (sources.md)."""
+    return not line.strip()
+
+
+def iter_lines(path: str) -> Iterator[bytes]:
+    """The non-blank lines of a JSON Lines file, one at a time (rows can be hundreds of MB)."""
+    try:
+        with open_binary(path) as handle:
+            for line in handle:
+                if not is_blank(line):
+                    yield line
+    except (OSError, EOFError, zstandard.ZstdError) as err:
+        raise SourceError(f"cannot read {path}: {err}. Re-download or repair the file, or move it out of the dataset folder.") from None
+
+
+def count_rows(source: SourceFile) -> int:
+    """Rows in a file, counted independently of the converter (for source_reconciliation)."""
+    if source.file_format == "parquet":
+        return parquet_file(source.path).metadata.num_rows
+    return sum(1 for _ in iter_lines(source.path))
+
+
+def parse_line(line: bytes) -> dict | LineReject:
+    """One JSON Lines line as an object, or the reason it is not one.
+
+    orjson first for speed; stdlib json as the fallback because it accepts lone surrogate escapes
+    that orjson refuses (they are replaced with U+FFFD later, not rejected).
+    """
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return LineReject(reasons.LINE_NOT_UTF8, f"invalid UTF-8 byte at offset {err.start} of the line")
+        try:
+            value = json.loads(text)
+        except ValueError as err:
+            return LineReject(reasons.LINE_NOT_JSON, f"the line is not valid JSON: {err}")
+    if not isinstance(value, dict):
+        return LineReject(reasons.LINE_NOT_AN_OBJECT, f"the line is a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def missing_columns(seen: set[str]) -> list[str]:
+    """Published columns that no object line of a file had."""
+    return [column for column in COLUMNS if column not in seen]
+
+
+def check_columns(source: SourceFile, seen: set[str]) -> None:
+    """A column absent from a whole file is an error, not a file of nulls (sources.md)."""
+    missing = missing_columns(seen)
+    if missing:
+        raise SourceError(
+            f"{source.path} has no column {', '.join(missing)} on any line. Each line must be an object with "
+            f"the published columns {', '.join(COLUMNS)}: check that the file belongs to dataset {source.dataset}."
+        )
+
+
+def parquet_file(path: str) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (OSError, ValueError) as err:
+        raise SourceError(f"cannot read Parquet file {path}: {err}. Re-download it or move it out of the dataset folder.") from None
+
+
+def iter_parquet_rows(source: SourceFile, batch_rows: int) -> Iterator[dict[str, Any]]:
+    """Rows of a Parquet source, batch by batch; its schema must hold every published column."""
+    handle = parquet_file(source.path)
+    check_columns(source, set(handle.schema_arrow.names))
+    try:
+        for batch in handle.iter_batches(batch_size=batch_rows, columns=list(COLUMNS)):
+            yield from batch.to_pylist()
+    except (OSError, ValueError) as err:
+        raise SourceError(f"cannot read Parquet file {source.path}: {err}. Re-download it or move it out of the dataset folder.") from None
