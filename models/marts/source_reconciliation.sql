@@ -2,6 +2,12 @@
 
 with
 
+datasets as (
+
+    select * from {{ ref('stg_sera__datasets') }}
+
+),
+
 source_files as (
 
     select * from {{ ref('stg_sera__source_files') }}
@@ -25,7 +31,7 @@ rows_read as (
     select
         source_dataset,
         count(*) as n_files,
-        sum(rows_in_file) as rows_read
+        cast(sum(rows_in_file) as bigint) as rows_read
     from source_files
     group by source_dataset
 
@@ -64,6 +70,9 @@ reconciled as (
         on rows_read.source_dataset = rows_out.source_dataset
     left join rows_rejected
         on rows_read.source_dataset = rows_rejected.source_dataset
+    inner join datasets
+        on rows_read.source_dataset = datasets.source_dataset
+    order by datasets.dataset_order
 
 )
 

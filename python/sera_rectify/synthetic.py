@@ -47,24 +47,27 @@ UNKNOWN_TOOL = "unknown_tool"
 PARALLEL_TOOL_CALLS = "parallel_tool_calls"
 NULL_METADATA = "null_metadata"
 MESSAGES_NOT_JSON = "messages_not_json"
-CASES = (
-    EMPTY_THOUGHT,
-    MISSING_THOUGHT_KEY,
-    CONTENT_AS_STRING,
-    TRAILING_SUBMITS,
-    TEXT_ONLY_MID,
-    UNCLOSED_THINK,
-    REUSED_CALL_IDS,
-    ODD_ARGUMENTS,
-    CRLF_OUTPUT,
-    UNICODE,
-    MALFORMED_TOOL_ARGUMENTS,
-    NOT_SUBMITTED,
-    UNKNOWN_TOOL,
-    PARALLEL_TOOL_CALLS,
-    NULL_METADATA,
-    MESSAGES_NOT_JSON,
-)
+
+# What each special row shows; CASES keeps this order.
+CASE_DESCRIPTIONS = {
+    EMPTY_THOUGHT: "one assistant message has thought and content both empty but still a tool call",
+    MISSING_THOUGHT_KEY: "assistant messages have no `thought` key; the reasoning is only in content",
+    CONTENT_AS_STRING: "user and tool content are plain strings instead of lists of parts",
+    TRAILING_SUBMITS: "three submits at the end, the last two duplicates, with a text-only message between them",
+    TEXT_ONLY_MID: "a text-only assistant message (tool_calls null) in the middle, followed by more tool steps",
+    UNCLOSED_THINK: "one thought opens <think> and never closes it",
+    REUSED_CALL_IDS: "three consecutive tool calls share one id",
+    ODD_ARGUMENTS: "a str_replace_editor view with a view_range list of ints; a bash call with int and bool arguments",
+    CRLF_OUTPUT: "one tool output has \\r\\n line ends",
+    UNICODE: "emoji, CJK and accented text in thoughts and tool outputs",
+    MALFORMED_TOOL_ARGUMENTS: "one call's arguments are truncated JSON: '{\"command\": '",
+    NOT_SUBMITTED: "no submit; ends with the text-only assistant message 'Exit due to cost limit'",
+    UNKNOWN_TOOL: "a call to `find_file`, a tool SERA does not have",
+    PARALLEL_TOOL_CALLS: "one assistant message with two tool calls",
+    NULL_METADATA: "func_name, func_path and rollout_patch are null",
+    MESSAGES_NOT_JSON: "the messages string is cut short, so it is not valid JSON",
+}
+CASES = tuple(CASE_DESCRIPTIONS)
 
 SYSTEM_PROMPT = "You are a helpful assistant that can interact with a computer to solve tasks."
 OBSERVATION = "OBSERVATION:\n"
@@ -141,6 +144,8 @@ _VERBS = (
     "store", "format", "convert", "compare", "compute", "collect", "register", "dispatch", "emit", "handle",
     "wrap", "check", "ensure", "match", "scan", "serialize", "truncate", "expand", "strip", "join", "lookup",
 )
+_IRREGULAR_PAST = {"read": "read", "write": "written", "build": "built", "split": "split", "emit": "emitted",
+                   "scan": "scanned", "strip": "stripped", "wrap": "wrapped"}
 _ADJS = (
     "raw", "default", "cached", "current", "pending", "stale", "empty", "nested", "optional", "strict", "lazy",
     "local", "global", "invalid", "unknown", "final", "partial", "max", "min", "next", "base", "custom",
@@ -158,24 +163,24 @@ _IMPORTS = (
     "from typing import Any, Dict, List, Optional, Tuple", "from typing import Iterable, Iterator, Mapping",
 )
 _SENTENCES = (
-    "The {noun} is {verb}ed before the {adj} {noun2} is checked, so `{ident}()` can see a {adj2} value.",
+    "The {noun} is {verbed} before the {adj} {noun2} is checked, so `{ident}()` can see a {adj2} value.",
     "When `{ident}()` receives an {adj} {noun}, it returns early and the {noun2} is never updated.",
     "This means callers that rely on `{cls}.{ident}` get a {adj} {noun} instead of the expected {noun2}.",
     "I should make sure the {noun} still works when the {noun2} is None or empty.",
     "The existing tests cover the {adj} {noun} path, but nothing exercises the {adj2} {noun2} case.",
     "Looking at line {num}, the {noun} is read from `self._{noun2}` without any validation.",
-    "If I change how the {noun} is {verb}ed, the {noun2} handling in `{ident}()` must stay compatible.",
+    "If I change how the {noun} is {verbed}, the {noun2} handling in `{ident}()` must stay compatible.",
     "The simplest fix is to {verb} the {noun} first and only then {verb2} the {noun2}.",
     "Other modules call `{ident}()` with a {adj} {noun}, so the change has to be backwards compatible.",
     "A {adj} {noun} of {num} items should not change the {noun2} at all.",
-    "There is also a subtle issue: the {noun2} is {verb}ed twice when the {noun} is {adj}.",
+    "There is also a subtle issue: the {noun2} is {verbed} twice when the {noun} is {adj}.",
     "I want to keep the change minimal and avoid touching the public API of `{cls}`.",
     "The error comes from `{ident}()`, which assumes the {noun} always has a {noun2}.",
     "Edge cases to consider: an empty {noun}, a {adj} {noun2}, and a {noun} with {num} entries.",
     "It seems the {noun} was refactored at some point and `{ident}()` was not updated to match.",
-    "Let me double-check that the {adj} {noun} is restored after the {noun2} is {verb}ed.",
+    "Let me double-check that the {adj} {noun} is restored after the {noun2} is {verbed}.",
     "Since `{cls}` is used by the {noun2} layer, a regression here would be hard to notice.",
-    "The PR description says the {noun} should be {verb}ed lazily, which matches what I see in the code.",
+    "The PR description says the {noun} should be {verbed} lazily, which matches what I see in the code.",
 )
 _UNICODE_SENTENCES = (
     "Résumé of the {noun}: the café test passes ✓ but the naïve {noun2} check fails ✗ → needs a fix 🐛.",
@@ -221,16 +226,16 @@ _LOG_TEMPLATES = (
     "Result: {value}",
     "Expected: {value}",
     "Calling {cls}.{ident} with {num} items",
-    "\u2713 SUCCESS: {adj} {noun} handled correctly",
-    "\u2717 FAILURE: {noun} was not {verb}ed ({adj} {noun2})",
-    "{cls}Error: {adj} {noun} cannot be {verb}ed",
+    "✓ SUCCESS: {adj} {noun} handled correctly",
+    "✗ FAILURE: {noun} was not {verbed} ({adj} {noun2})",
+    "{cls}Error: {adj} {noun} cannot be {verbed}",
     "Elapsed: {num}.{num2}ms for {num2} iterations",
     "--- Test {num2}: {adj} {noun} ---",
     "=" * 60,
 )
 _UNICODE_LOGS = (
-    "\u2705 {noun}: 日本語 OK, café OK, naïve OK",
-    "\u274c {noun2} mismatch: expected “{adj}” got «{adj2}» 🐛",
+    "✅ {noun}: 日本語 OK, café OK, naïve OK",
+    "❌ {noun2} mismatch: expected “{adj}” got «{adj2}» 🐛",
     "→ 中文字符 {noun} {num} Zürich ✓",
 )
 
@@ -241,47 +246,62 @@ class _Scale:
 
     calls: Callable[[random.Random], int]
     module_lines: tuple[int, int]
+    function_body: tuple[int, int]
     view_lines: tuple[int, int]
     script_lines: tuple[int, int]
     log_lines: tuple[int, int]
     tests: tuple[int, int]
     grep_lines: tuple[int, int]
     sentences: tuple[int, int]
+    list_items: tuple[int, int]
+    quote_chance: float
     max_files: int
 
 
 _SCALES = {
     "sample": _Scale(
-        calls=lambda rng: rng.randint(8, 20),
-        module_lines=(30, 70),
-        view_lines=(8, 18),
-        script_lines=(8, 18),
-        log_lines=(3, 8),
-        tests=(4, 10),
+        calls=lambda rng: 8 + round(12 * rng.betavariate(1.1, 3.2)),
+        module_lines=(15, 30),
+        function_body=(2, 4),
+        view_lines=(6, 14),
+        script_lines=(6, 14),
+        log_lines=(2, 6),
+        tests=(3, 8),
         grep_lines=(2, 5),
-        sentences=(1, 2),
+        sentences=(0, 1),
+        list_items=(1, 2),
+        quote_chance=0.05,
         max_files=1,
     ),
     # 13 + 99 * Beta(1.3, 3.14): 13..112 tool calls, mean ~42 (the published card's figures).
     "realistic": _Scale(
         calls=lambda rng: 13 + round(99 * rng.betavariate(1.3, 3.14)),
-        module_lines=(150, 700),
-        view_lines=(20, 80),
-        script_lines=(30, 120),
-        log_lines=(8, 50),
-        tests=(15, 180),
-        grep_lines=(4, 30),
-        sentences=(2, 10),
+        module_lines=(100, 420),
+        function_body=(3, 10),
+        view_lines=(20, 70),
+        script_lines=(30, 110),
+        log_lines=(8, 45),
+        tests=(8, 90),
+        grep_lines=(4, 25),
+        sentences=(1, 8),
+        list_items=(3, 6),
+        quote_chance=0.25,
         max_files=2,
     ),
 }
 
 
+def _past(verb: str) -> str:
+    """Past participle, so the filled sentences read as English."""
+    return _IRREGULAR_PAST.get(verb) or verb + ("d" if verb.endswith("e") else "ed")
+
+
 class _Text:
     """Varied pseudo-English and pseudo-Python from word lists, so compression ratios look like real text."""
 
-    def __init__(self, rng: random.Random, unicode: bool = False) -> None:
+    def __init__(self, rng: random.Random, body: tuple[int, int], unicode: bool = False) -> None:
         self.rng = rng
+        self.body = body  # statements per generated function
         self.unicode = unicode
 
     def ident(self) -> str:
@@ -296,7 +316,8 @@ class _Text:
         r = self.rng
         words = {
             "noun": r.choice(_NOUNS), "noun2": r.choice(_NOUNS), "verb": r.choice(_VERBS),
-            "verb2": r.choice(_VERBS), "adj": r.choice(_ADJS), "adj2": r.choice(_ADJS), "ident": self.ident(),
+            "verb2": r.choice(_VERBS), "verbed": _past(r.choice(_VERBS)), "adj": r.choice(_ADJS),
+            "adj2": r.choice(_ADJS), "ident": self.ident(),
             "cls": self.class_name(), "num": r.randint(2, 999), "num2": r.randint(1, 99), "value": self.value(),
         }
         return template.format(**words, **extra)
@@ -366,7 +387,7 @@ class _Text:
         lines += [f"{pad}    {self.sentence()}" for _ in range(r.randint(0, 2))]
         lines.append(f'{pad}    """')
         body_start = len(lines)
-        for _ in range(r.randint(4, 12)):
+        for _ in range(r.randint(*self.body)):
             lines += self.statement(indent + 4)
         lines += [f"{pad}    return {self.expr()}", ""]
         return lines, body_start
@@ -382,7 +403,7 @@ class _Text:
         body = (-1, -1)
         block = 0
         while len(lines) < n_lines or body[0] < 0:
-            if block == target_block:
+            if block == target_block or len(lines) >= n_lines:
                 body = self._target_block(lines, target)
             else:
                 self._other_block(lines)
@@ -406,7 +427,7 @@ class _Text:
     def _other_block(self, lines: list[str]) -> None:
         if self.rng.random() < 0.5:
             lines += [f"class {self.class_name()}:", f'    """{self.sentence()}"""', ""]
-            self._methods(lines, self.rng.randint(1, 4))
+            self._methods(lines, self.rng.randint(1, 3))
         else:
             lines += self.function(self.ident(), 0, False)[0]
         lines.append("")
@@ -466,7 +487,7 @@ class _Task:
     docker_image: str
     problem_statement: str
     modules: dict[str, list[str]]
-    target: tuple[_Hunk, ...]
+    fix: tuple[_Hunk, ...]  # the T1 rollout's fix: T1 submits it, T2 gets it as target_patch
     tree: tuple[str, ...]
     tests: tuple[str, ...]
 
@@ -484,7 +505,8 @@ def _make_task(seed: int, size: str, dataset: str, index: int) -> _Task:
     datasets, so instance_ids repeat across datasets as they do in the published sets."""
     family = "all" if index % 3 == 0 else dataset.split("-")[1]
     rng = _rng("task", seed, size, family, index)
-    text, scale = _Text(rng), _SCALES[size]
+    scale = _SCALES[size]
+    text = _Text(rng, scale.function_body)
     owner, repo, src = rng.choice(_REPOS)
     stems = rng.sample(_MODULE_STEMS, 6)
     cls = text.class_name() if rng.random() < 0.6 else ""
@@ -508,18 +530,23 @@ def _make_task(seed: int, size: str, dataset: str, index: int) -> _Task:
         docker_image=f"jyangballin/swesmith.x86_64.{owner.lower()}_1776_{repo}.{_hex(_rng(repo), 8)}",
         problem_statement=_problem_statement(text, owner, repo, paths[0], func_name, scale),
         modules=modules,
-        target=tuple(hunks),
+        fix=tuple(hunks),
         tree=tuple(["README.rst", "pyproject.toml", "setup.cfg", "LICENSE", "tox.ini"] + paths + list(tests)),
         tests=tests,
     )
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
 def _fix_hunk(text: _Text, path: str, lines: list[str], body_start: int, body_end: int, target: str) -> _Hunk:
-    """Replace 1-3 lines of the target's body with 1-4 new ones, with 3 lines of context either side."""
+    """Replace one whole top-level statement of the target's body with 1-4 new ones, 3 context lines around."""
     rng = text.rng
-    first = rng.randrange(body_start, max(body_start + 1, body_end - 1))
-    last = min(first + rng.randint(1, 3), body_end)
-    indent = len(lines[first]) - len(lines[first].lstrip())
+    starts = [i for i in range(body_start, body_end) if _indent(lines[i]) == _indent(lines[body_start])]
+    at = rng.randrange(len(starts))
+    first, last = starts[at], (starts + [body_end])[at + 1]
+    indent = _indent(lines[first])
     added = tuple(text.simple(indent) for _ in range(rng.randint(1, 4)))
     ctx = max(0, first - 3)
     return _Hunk(
@@ -536,11 +563,13 @@ def _fix_hunk(text: _Text, path: str, lines: list[str], body_start: int, body_en
 
 
 def _vary(text: _Text, hunks: tuple[_Hunk, ...]) -> tuple[_Hunk, ...]:
-    """A different fix for the same places: keeps some changed lines, rewrites or adds others."""
+    """A different fix for the same places (a T2 rollout): it removes the same lines and keeps some added ones,
+    but rewrites at least one, so its line-level recall against the original is strictly between 0 and 1."""
     rng, out = text.rng, []
     for h in hunks:
-        indent = len(h.added[0]) - len(h.added[0].lstrip())
-        added = [line if rng.random() < 0.5 else text.simple(indent) for line in h.added]
+        indent = _indent(h.added[0])
+        rewrite = rng.randrange(len(h.added))
+        added = [line if i != rewrite and rng.random() < 0.5 else text.simple(indent) for i, line in enumerate(h.added)]
         added += [text.simple(indent) for _ in range(rng.randint(0, 2))]
         out.append(replace(h, added=tuple(added), new_hash=_hex(rng, 7)))
     return tuple(out)
@@ -584,7 +613,7 @@ def _problem_statement(text: _Text, owner: str, repo: str, path: str, func: str,
     rng = text.rng
 
     def para(indent: int = 4) -> str:
-        return " " * indent + text.paragraph(rng.randint(*scale.sentences))
+        return " " * indent + text.paragraph(max(1, rng.randint(*scale.sentences)))
 
     slug = func.lower().replace(".", "-").replace("_", "-")
     return "\n".join([
@@ -612,10 +641,10 @@ def _problem_statement(text: _Text, owner: str, repo: str, path: str, func: str,
         "",
         "reproduction:",
         "  steps: |",
-        *[f"    {i}. {text.sentence()}" for i in range(1, rng.randint(3, 5))],
+        *[f"    {i}. {text.sentence()}" for i in range(1, 1 + rng.randint(*scale.list_items))],
         "  ",
         "  code_sample: |",
-        *[f"    {line.strip()}" for line in text.log_lines(rng.randint(2, 6))],
+        *[f"    {line.strip()}" for line in text.log_lines(rng.randint(*scale.list_items))],
         "",
         "behavior:",
         "  actual: |",
@@ -633,7 +662,7 @@ def _problem_statement(text: _Text, owner: str, repo: str, path: str, func: str,
         "",
         "testing:",
         "  test_cases: |",
-        *[f"    - {text.sentence()}" for _ in range(rng.randint(2, 4))],
+        *[f"    - {text.sentence()}" for _ in range(rng.randint(*scale.list_items))],
         "  ",
         "  regression_risk: Low - the change is local to one function",
     ])
@@ -668,8 +697,8 @@ class _Rollout:
     """Builds one trajectory's message list step by step, keeping files and patches consistent."""
 
     def __init__(self, rng: random.Random, task: _Task, scale: _Scale, rollout: tuple[_Hunk, ...], case: str | None):
-        self.rng, self.task, self.scale, self.case = rng, task, scale, case
-        self.text = _Text(rng, unicode=case == UNICODE)
+        self.rng, self.task, self.scale = rng, task, scale
+        self.text = _Text(rng, scale.function_body, unicode=case == UNICODE)
         self.rollout = rollout
         self.pending = list(rollout)
         # Scripts in /tmp stay out of the diff, so the agent submits without a clean-up step.
@@ -692,7 +721,7 @@ class _Rollout:
         reasoning += [self.text.sentence() for _ in range(r.randint(*self.scale.sentences))]
         if self.text.unicode:
             reasoning.append(self.text.fill(r.choice(_UNICODE_SENTENCES)))
-        if r.random() < 0.25:
+        if r.random() < self.scale.quote_chance:
             quoted = r.choice(list(self.task.modules.values()))
             at = r.randrange(len(quoted))
             reasoning.append("```python\n" + "\n".join(quoted[at : at + r.randint(2, 8)]) + "\n```")
@@ -714,7 +743,8 @@ class _Rollout:
 
     def view_dir(self) -> None:
         listing = "\n".join(["/testbed"] + [f"/testbed/{p}" for p in self.task.tree])
-        out = f"Here's the files and directories up to 2 levels deep in /testbed, excluding hidden items:\n{listing}\n\n\n"
+        head = "Here's the files and directories up to 2 levels deep in /testbed, excluding hidden items:\n"
+        out = f"{head}{listing}\n\n\n"
         self.step("str_replace_editor", {"command": "view", "path": "/testbed"}, OBSERVATION + out,
                   self.thought(_LEADS["view_dir"], pkg=self.task.repo))
 
@@ -725,23 +755,24 @@ class _Rollout:
         self.step("str_replace_editor", {"command": "view", "path": f"/testbed/{path}"}, OBSERVATION + out,
                   self.thought(_LEADS["view_file"], path=path, func=self.task.func_name))
 
-    def view_range(self, extra: dict | None = None) -> None:
+    def view_range(self) -> None:
         path = self.rng.choice(list(self.task.modules))
         lines = self.task.modules[path]
         a = self.rng.randint(1, max(1, len(lines) - 10))
         b = min(len(lines), a + self.rng.randint(*self.scale.view_lines))
         out = f"Here's the result of running `cat -n` on /testbed/{path}:\n{_numbered(lines[a - 1 : b], a)}\n"
-        args = {"command": "view", "path": f"/testbed/{path}", "view_range": [a, b], **(extra or {})}
+        args = {"command": "view", "path": f"/testbed/{path}", "view_range": [a, b]}
         self.step("str_replace_editor", args, OBSERVATION + out,
                   self.thought(_LEADS["view_range"], a=str(a), b=str(b), path=path))
 
     def grep(self) -> None:
+        """grep for the function: its definition, then call sites in the tests."""
         word = self.task.func_name.rpartition(".")[2]
-        hits = []
+        hits = [f"{path}:{n}:{line}" for path, lines in self.task.modules.items()
+                for n, line in enumerate(lines, 1) if word in line]
         for _ in range(self.rng.randint(*self.scale.grep_lines)):
-            path = self.rng.choice(list(self.task.modules))
-            n = self.rng.randrange(len(self.task.modules[path]))
-            hits.append(f"/testbed/{path}:{n + 1}:{self.task.modules[path][n]}")
+            call = f"    {self.rng.choice(_NOUNS)} = {self.rng.choice(_NOUNS)}.{word}({self.text.expr()})"
+            hits.append(f"{self.rng.choice(self.task.tests)}:{self.rng.randint(5, 400)}:{call}")
         cmd = f'cd /testbed && grep -rn "{word}" {self.task.src}/ tests/'
         self.step("bash", {"command": cmd}, OBSERVATION + "\n".join(hits) + "\n",
                   self.thought(_LEADS["grep"], word=word))
@@ -786,7 +817,7 @@ class _Rollout:
         path = self.rng.choice(list(self.scripts))
         lines = self.scripts[path].split("\n")
         at = self.rng.randrange(len(lines))
-        new_line = self.text.simple(len(lines[at]) - len(lines[at].lstrip()))
+        new_line = self.text.simple(_indent(lines[at]))
         old = lines[at]
         lines[at] = new_line
         self.scripts[path] = "\n".join(lines)
@@ -922,7 +953,7 @@ def _tool(text: str, call_id: str) -> dict:
     return message
 
 
-_OPENING = ("view_dir", "view_file", "create_script", "run_script", "edit_fix", "run_script")
+_OPENING = ("view_dir", "view_file", "create_script", "run_script")
 _FILLERS = ("view_range", "grep", "edit_fix", "edit_script", "run_tests", "create_script", "run_script",
             "shell", "quiet", "view_file")
 _FILLER_WEIGHTS = (5, 3, 2, 3, 4, 2, 4, 1, 1, 1)
@@ -938,13 +969,13 @@ _INJECTED = {
 
 def _plan(rng: random.Random, n_middle: int, n_fixes: int, case: str | None) -> list[str]:
     """The kinds of the steps before the ending: explore, reproduce, fix, verify, then a random mix."""
-    opening = list(_OPENING[:4]) + ["edit_fix"] * n_fixes + ["run_script"]
+    opening = [*_OPENING, *["edit_fix"] * n_fixes, "run_script"]
     plan = opening[:n_middle]
     plan += rng.choices(_FILLERS, weights=_FILLER_WEIGHTS, k=max(0, n_middle - len(plan) - 1))
     if len(plan) < n_middle:
         plan.append("run_tests")
-    if case in _INJECTED:
-        plan.insert(rng.randint(2, len(plan)), _INJECTED[case])
+    if case in _INJECTED:  # after the opening look-around, before at least one ordinary step
+        plan.insert(rng.randint(2, len(plan) - 1), _INJECTED[case])
     return plan
 
 
@@ -1016,9 +1047,10 @@ def make_row(dataset: str, index: int, seed: int, size: str = "sample", case: st
     task = _make_task(seed, size, dataset, index)
     rng = _rng("rollout", seed, size, dataset, index, case)
     is_t2 = dataset.endswith("T2")
-    rollout = task.target if is_t2 and rng.random() < 0.3 else _vary(_Text(rng), task.target)
-    ro = _Rollout(rng, task, _SCALES[size], rollout, case)
-    n_calls = _SCALES[size].calls(rng)
+    scale = _SCALES[size]
+    rollout = _vary(_Text(rng, scale.function_body), task.fix) if is_t2 and rng.random() < 0.7 else task.fix
+    ro = _Rollout(rng, task, scale, rollout, case)
+    n_calls = scale.calls(rng)
     for kind in _plan(rng, n_calls - _ending_calls(ro, case), len(rollout), case):
         getattr(ro, kind)()
     patch = _render_patch(rollout)
@@ -1036,7 +1068,7 @@ def make_row(dataset: str, index: int, seed: int, size: str = "sample", case: st
         "func_name": None if null_meta else task.func_name,
         "func_path": None if null_meta else task.func_path,
         "problem_statement": task.problem_statement,
-        "target_patch": _render_patch(task.target) if is_t2 else "",
+        "target_patch": _render_patch(task.fix) if is_t2 else "",
         "docker_image": task.docker_image,
     }
 

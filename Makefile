@@ -1,0 +1,39 @@
+# sera-rectify: the two set-up commands are `make run` and `make test` (README.md).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DBT := DBT_PROFILES_DIR=$(CURDIR) $(BIN)/dbt
+SHARED ?= ../shared
+
+.PHONY: run test venv sample unit-test dbt-test check-output real clean
+
+# Python 3.11 venv with the pinned dependencies; re-installed when pyproject.toml changes
+$(BIN)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+venv: $(BIN)/.installed
+
+## main job: dbt build on the embedded sample -> output/sera_rectified.parquet and sera.duckdb
+run: venv
+	$(DBT) build
+
+## every test: pytest (unit + integration) then dbt build on the sample (runs the dbt data tests)
+test: venv
+	$(BIN)/python -m pytest
+	$(DBT) build
+	@if [ -f $(SHARED)/tools/check_output.py ]; then $(BIN)/python $(SHARED)/tools/check_output.py output/sera_rectified.parquet; fi
+
+## regenerate the synthetic part of data/sample/ (deterministic: same bytes every time)
+sample: venv
+	$(BIN)/python scripts/generate_sample.py --dest data/sample
+
+## build on the real sources downloaded with `python -m sera_rectify download --dest data/sources`
+real: venv
+	$(DBT) build --vars '{sources_dir: data/sources}'
+
+clean:
+	rm -rf target logs output sera.duckdb sera.duckdb.wal

@@ -1,0 +1,182 @@
+"""spec/sources.md: the layout on disk, bad lines, bad files, and the project's copies of the contract."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+import zstandard
+
+from sera_rectify import reasons
+from sera_rectify.pipeline import converted_reader, source_file_manifest
+from sera_rectify.sources import COLUMNS, SourceError, count_rows, list_source_files, parse_line
+from sera_rectify.spec import tool_names
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_SPEC = REPO.parent / "shared" / "spec"
+
+
+def a_row(instance_id: str = "repo_1", **overrides: object) -> dict:
+    row = {column: "" for column in COLUMNS}
+    row.update(messages="[]", instance_id=instance_id)
+    row.update(overrides)
+    return row
+
+
+def write_jsonl(path: Path, rows: list[dict | str | bytes]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [r if isinstance(r, bytes) else (r if isinstance(r, str) else json.dumps(r)).encode() for r in rows]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def convert_folder(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
+    files = [
+        {"source_dataset": f.dataset, "source_file": f.source_file, "file_path": f.path, "file_format": f.file_format, "rollout": rollout}
+        for f in list_source_files(str(sources), dataset)
+    ]
+    return converted_reader(files, workers=1).read_all().to_pylist()
+
+
+def test_list_source_files_sorted_at_any_depth_skipping_dot_names_following_symlinks(tmp_path: Path) -> None:
+    dataset = tmp_path / "Sera-4.6-Lite-T1"
+    write_jsonl(dataset / "b.jsonl", [a_row()])
+    write_jsonl(dataset / "a" / "z.jsonl", [a_row()])
+    write_jsonl(dataset / ".cache" / "x.jsonl", [a_row()])
+    write_jsonl(dataset / ".hidden.jsonl", [a_row()])
+    (dataset / "README.md").write_text("not data")
+    elsewhere = write_jsonl(tmp_path / "elsewhere" / "linked.jsonl", [a_row()])
+    os.symlink(elsewhere.parent, dataset / "c_link")
+    found = [f.source_file for f in list_source_files(str(tmp_path), "Sera-4.6-Lite-T1")]
+    assert found == ["Sera-4.6-Lite-T1/a/z.jsonl", "Sera-4.6-Lite-T1/b.jsonl", "Sera-4.6-Lite-T1/c_link/linked.jsonl"]
+
+
+def test_missing_dataset_folder_is_an_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"Sera-4\.5A-Full-T2 is missing.*datasets"):
+        list_source_files(str(tmp_path), "Sera-4.5A-Full-T2")
+
+
+def test_dataset_folder_without_data_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "Sera-4.5A-Full-T1").mkdir()
+    (tmp_path / "Sera-4.5A-Full-T1" / "notes.txt").write_text("x")
+    with pytest.raises(SourceError, match="holds no data file"):
+        list_source_files(str(tmp_path), "Sera-4.5A-Full-T1")
+
+
+def test_unknown_dataset_in_var_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="Sera-9"):
+        source_file_manifest(str(tmp_path), ["Sera-9"], known=[])
+
+
+def test_count_rows_skips_blank_lines_in_plain_gzip_and_zstd(tmp_path: Path) -> None:
+    text = b'{"a": 1}\n\n   \n{"a": 2}\r\n\n{"a": 3}'
+    (tmp_path / "D").mkdir()
+    (tmp_path / "D" / "p.jsonl").write_bytes(text)
+    (tmp_path / "D" / "g.jsonl.gz").write_bytes(gzip.compress(text))
+    (tmp_path / "D" / "z.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(text))
+    assert [count_rows(f) for f in list_source_files(str(tmp_path), "D")] == [3, 3, 3]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b'{"messages": "[]", "instance_id": "x\xff"}', reasons.LINE_NOT_UTF8),
+        (b'{"messages": "[]", "instance_id": "trunc', reasons.LINE_NOT_JSON),
+        (b"[1, 2, 3]", reasons.LINE_NOT_AN_OBJECT),
+        (b'"just a string"', reasons.LINE_NOT_AN_OBJECT),
+    ],
+)
+def test_parse_line_rejects_bad_lines(line: bytes, reason: str) -> None:
+    assert parse_line(line).reason == reason
+
+
+def test_parse_line_accepts_lone_surrogate_escapes() -> None:
+    assert parse_line(b'{"instance_id": "a\\ud83db"}') == {"instance_id": "a\ud83db"}
+
+
+def test_bad_lines_become_rejects_with_their_row_number(tmp_path: Path) -> None:
+    rows = [json.dumps(a_row("ok_0")), b"", b"[1, 2, 3]", b'{"instance_id": "x\xff"}', json.dumps(a_row("ok_3")), b'{"trunc']
+    write_jsonl(tmp_path / "D" / "f.jsonl", rows)
+    out = convert_folder(tmp_path, "D")
+    assert [(r["source_row"], r["reject_reason"]) for r in out] == [
+        (0, reasons.MESSAGES_EMPTY),
+        (1, reasons.LINE_NOT_AN_OBJECT),
+        (2, reasons.LINE_NOT_UTF8),
+        (3, reasons.MESSAGES_EMPTY),
+        (4, reasons.LINE_NOT_JSON),
+    ]
+    assert [r["instance_id"] for r in out] == ["ok_0", None, None, "ok_3", None]
+
+
+def test_column_missing_from_every_line_is_an_error_naming_file_and_column(tmp_path: Path) -> None:
+    row = a_row()
+    del row["func_path"]
+    write_jsonl(tmp_path / "D" / "f.jsonl", [row, row])
+    with pytest.raises(SourceError, match=r"f\.jsonl has no column func_path"):
+        convert_folder(tmp_path, "D")
+
+
+def test_column_missing_from_some_lines_only_is_null_there(tmp_path: Path) -> None:
+    partial = a_row("p")
+    del partial["func_name"]
+    write_jsonl(tmp_path / "D" / "f.jsonl", [a_row("full", func_name="f"), partial])
+    out = convert_folder(tmp_path, "D")
+    assert [r["func_name"] for r in out] == ["f", None]
+
+
+def test_file_of_only_bad_lines_is_all_rejects(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "D" / "f.jsonl", [b"[1]", b"{bad"])
+    assert [r["reject_reason"] for r in convert_folder(tmp_path, "D")] == [reasons.LINE_NOT_AN_OBJECT, reasons.LINE_NOT_JSON]
+
+
+def test_parquet_source_rows_and_missing_column(tmp_path: Path) -> None:
+    (tmp_path / "D").mkdir()
+    pq.write_table(pa.Table.from_pylist([a_row("p0"), a_row("p1")]), tmp_path / "D" / "part-0.parquet")
+    assert [(r["source_row"], r["instance_id"]) for r in convert_folder(tmp_path, "D")] == [(0, "p0"), (1, "p1")]
+    pq.write_table(pa.Table.from_pylist([{"messages": "[]"}]), tmp_path / "D" / "part-1.parquet")
+    with pytest.raises(SourceError, match=r"part-1\.parquet has no column instance_id"):
+        convert_folder(tmp_path, "D")
+
+
+def test_corrupt_gzip_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "D").mkdir()
+    (tmp_path / "D" / "f.jsonl.gz").write_bytes(gzip.compress(b'{"a": 1}\n' * 1000)[:50])
+    with pytest.raises(SourceError, match=r"cannot read .*f\.jsonl\.gz"):
+        convert_folder(tmp_path, "D")
+
+
+def test_packaged_spec_files_equal_the_contract() -> None:
+    if not SHARED_SPEC.exists():
+        pytest.skip("../shared/spec is not beside the repo")
+    for name in ("tools.json", "system-prompt.txt", "reasoning-templates.txt"):
+        assert (REPO / "python" / "sera_rectify" / "spec" / name).read_bytes() == (SHARED_SPEC / name).read_bytes(), name
+
+
+def test_reject_reason_seed_lists_exactly_the_reason_codes() -> None:
+    with open(REPO / "seeds" / "reject_reasons.csv", newline="") as handle:
+        assert [row["reason"] for row in csv.DictReader(handle)] == list(reasons.REJECT_REASONS)
+
+
+def test_tool_names_var_matches_tools_json() -> None:
+    project = yaml.safe_load((REPO / "dbt_project.yml").read_text())
+    assert set(project["vars"]["tool_names"]) == tool_names()
+
+
+def test_worker_processes_give_the_same_rows_in_the_same_order(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "D" / "f.jsonl", [a_row(f"r{i}") for i in range(600)] + [b"[1]"])
+    write_jsonl(tmp_path / "D" / "g.jsonl", [a_row("g0")])
+    files = [
+        {"source_dataset": f.dataset, "source_file": f.source_file, "file_path": f.path, "file_format": f.file_format, "rollout": "T2"}
+        for f in list_source_files(str(tmp_path), "D")
+    ]
+    single = converted_reader(files, workers=1).read_all()
+    parallel = converted_reader(files, workers=2).read_all()
+    assert parallel.equals(single)
+    assert single.num_rows == 602
