@@ -20,7 +20,20 @@ import pyarrow as pa
 
 from .convert import Reject, convert_trajectory, replace_lone_surrogates
 from .recall import line_level_recall
-from .sources import LineReject, SourceError, SourceFile, check_columns, count_rows, iter_lines, iter_parquet_rows, list_source_files, parse_line
+from .sources import (
+    LineReject,
+    SourceError,
+    SourceFile,
+    check_columns,
+    count_rows,
+    iter_lines,
+    iter_parquet_rows,
+    list_source_files,
+    parse_line,
+    SERA_KIND,
+    read_bytes,
+    traj_record,
+)
 
 CHUNK_MAX_ROWS = 256
 CHUNK_MAX_BYTES = 32 * 1024 * 1024
@@ -61,7 +74,7 @@ SOURCE_FILES_SCHEMA = pa.schema(
 
 @dataclass
 class Chunk:
-    """Consecutive rows of one file: raw JSON Lines lines (bytes) or Parquet row dicts."""
+    """Consecutive rows of one file: raw lines or .traj file contents (bytes), or Parquet row dicts."""
 
     source: SourceFile
     rollout: str
@@ -115,6 +128,16 @@ def convert_record(record: dict, dataset: str, rollout: str) -> dict[str, Any]:
     return row
 
 
+def parse_record(record: bytes | dict, source: SourceFile) -> dict | LineReject:
+    """A raw record as a source row object: a JSON Lines line is parsed, a .traj file mapped,
+    a Parquet row used as is."""
+    if isinstance(record, dict):
+        return record
+    if source.file_format in ("traj", "traj_yaml"):
+        return traj_record(record, source)
+    return parse_line(record)
+
+
 def convert_chunk(chunk: Chunk) -> tuple[pa.RecordBatch, set[str], int]:
     """Convert a chunk into a record batch; also return the keys its object lines had, and their count.
 
@@ -124,7 +147,7 @@ def convert_chunk(chunk: Chunk) -> tuple[pa.RecordBatch, set[str], int]:
     keys: set[str] = set()
     n_objects = 0
     for offset, record in enumerate(chunk.records):
-        parsed = parse_line(record) if isinstance(record, bytes) else record
+        parsed = parse_record(record, chunk.source)
         if isinstance(parsed, LineReject):
             row = {"reject_reason": parsed.reason, "reject_detail": parsed.detail}
         else:
@@ -138,7 +161,13 @@ def convert_chunk(chunk: Chunk) -> tuple[pa.RecordBatch, set[str], int]:
 
 def read_chunks(source: SourceFile, rollout: str) -> Iterator[Chunk]:
     """Split one file into chunks of at most CHUNK_MAX_ROWS rows or about CHUNK_MAX_BYTES bytes."""
-    records: Iterable[bytes | dict] = iter_lines(source.path) if source.file_format == "jsonl" else iter_parquet_rows(source, CHUNK_MAX_ROWS)
+    records: Iterable[bytes | dict]
+    if source.file_format == "jsonl":
+        records = iter_lines(source.path)
+    elif source.file_format == "parquet":
+        records = iter_parquet_rows(source, CHUNK_MAX_ROWS)
+    else:
+        records = [read_bytes(source)]
     chunk = Chunk(source, rollout, 0)
     size = 0
     for record in records:
@@ -199,21 +228,24 @@ def converted_reader(file_rows: list[dict[str, Any]], workers: int | None = None
     return pa.RecordBatchReader.from_batches(CONVERTED_SCHEMA, convert_files(files, workers or default_workers()))
 
 
-def source_file_manifest(sources_dir: str, requested: list[str], known: list[str]) -> pa.Table:
+def source_file_manifest(datasets: list[dict[str, Any]], requested: list[str]) -> pa.Table:
     """One row per data file of the selected datasets, with its size and an independent row count.
 
-    `requested` is the `datasets` var, `known` the selected rows of the sera_datasets seed in
-    dataset order; a requested name the seed does not know is an error, not an empty dataset.
+    `datasets` are the rows of stg_sera__datasets in dataset order (source_dataset, dataset_dir,
+    source_kind); `requested` is the `datasets` var: a name the seed does not know is an error, not
+    an empty dataset.
     """
+    known = [row["source_dataset"] for row in datasets if row["source_kind"] == SERA_KIND]
     unknown = [name for name in requested if name not in known]
     if unknown:
         raise SourceError(
             f"the datasets var names {', '.join(unknown)}, which seeds/sera_datasets.csv does not list. "
-            f"Use folder names from that seed: {', '.join(known) or '(none selected)'}."
+            f"Use dataset folder names from that seed, e.g. Sera-4.6-Lite-T2."
         )
     rows = []
-    for dataset in known:
-        for source in list_source_files(sources_dir, dataset):
+    for row in datasets:
+        dataset = row["source_dataset"]
+        for source in list_source_files(row["dataset_dir"], dataset, row["source_kind"]):
             rows.append(
                 {
                     "source_dataset": dataset,

@@ -17,12 +17,17 @@ from typing import IO, Any
 
 import orjson
 import pyarrow.parquet as pq
+import yaml
 import zstandard
 
 from . import reasons
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
 PARQUET_SUFFIXES = (".parquet",)
+TRAJ_SUFFIXES = (".traj",)
+TRAJ_YAML_SUFFIXES = (".yaml", ".yml")
+SERA_KIND = "sera"
+TRAJ_KIND = "traj"
 COLUMNS = (
     "messages",
     "instance_id",
@@ -58,38 +63,48 @@ class LineReject:
     detail: str
 
 
-def file_format_of(name: str) -> str | None:
-    """'jsonl' or 'parquet' for a data file name, None for any other file (README, .json, ...)."""
+def file_format_of(name: str, kind: str = SERA_KIND) -> str | None:
+    """The format of a data file of a SERA dataset ('jsonl', 'parquet') or of a SWE-agent trajectory
+    folder ('traj', 'traj_yaml'); None for any other file (README, notes, ...)."""
+    if kind == TRAJ_KIND:
+        if name.endswith(TRAJ_SUFFIXES):
+            return "traj"
+        return "traj_yaml" if name.endswith(TRAJ_YAML_SUFFIXES) else None
     if name.endswith(JSONL_SUFFIXES):
         return "jsonl"
-    if name.endswith(PARQUET_SUFFIXES):
-        return "parquet"
-    return None
+    return "parquet" if name.endswith(PARQUET_SUFFIXES) else None
 
 
-def list_source_files(sources_dir: str, dataset: str) -> list[SourceFile]:
-    """The dataset's data files at any depth, in sorted path order; dot-names skipped, symlinks followed."""
-    folder = Path(sources_dir) / dataset
-    if not folder.is_dir():
-        raise SourceError(
-            f"dataset folder {folder} is missing. Put the files of {dataset} there "
-            f"(`python -m sera_rectify download --dest {sources_dir} --datasets {dataset}`), point the dbt var "
-            f"sources_dir at the folder that holds it, or leave it out with --vars '{{datasets: [...]}}'."
-        )
+def missing_folder_hint(dataset: str, kind: str) -> str:
+    if kind == TRAJ_KIND:
+        return f"Fix the path of {dataset} in the dbt var traj_dirs."
+    return (
+        f"Put the files of {dataset} there (`python -m sera_rectify download --dest <sources_dir> --datasets {dataset}`), "
+        f"point the dbt var sources_dir at the folder that holds it, or leave it out with --vars '{{datasets: [...]}}'."
+    )
+
+
+def list_source_files(folder: str, dataset: str, kind: str = SERA_KIND) -> list[SourceFile]:
+    """The dataset's data files at any depth of its folder, in sorted path order; dot-names skipped,
+    symlinks followed (spec/sources.md). source_file is "<dataset>/<path inside the folder>"."""
+    root_folder = Path(folder)
+    if not root_folder.is_dir():
+        raise SourceError(f"dataset folder {root_folder} is missing. {missing_folder_hint(dataset, kind)}")
     found = []
-    for root, dirs, names in os.walk(folder, followlinks=True):
+    for root, dirs, names in os.walk(root_folder, followlinks=True):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in names:
-            file_format = file_format_of(name)
+            file_format = file_format_of(name, kind)
             if name.startswith(".") or file_format is None:
                 continue
             path = Path(root) / name
-            relative = path.relative_to(sources_dir).as_posix()
+            relative = f"{dataset}/{path.relative_to(root_folder).as_posix()}"
             found.append(SourceFile(dataset, relative, str(path), file_format))
     if not found:
+        expected = "*.traj or *.yaml" if kind == TRAJ_KIND else "*.jsonl, *.jsonl.gz, *.jsonl.zst or *.parquet"
         raise SourceError(
-            f"dataset folder {folder} holds no data file (*.jsonl, *.jsonl.gz, *.jsonl.zst or *.parquet, "
-            f"names not starting with '.'). Add the dataset's files or leave {dataset} out with --vars '{{datasets: [...]}}'."
+            f"dataset folder {root_folder} holds no data file ({expected}, names not starting with '.'). "
+            f"{missing_folder_hint(dataset, kind)}"
         )
     return sorted(found, key=lambda f: f.source_file)
 
@@ -124,6 +139,8 @@ def count_rows(source: SourceFile) -> int:
     """Rows in a file, counted independently of the converter (for source_reconciliation)."""
     if source.file_format == "parquet":
         return parquet_file(source.path).metadata.num_rows
+    if source.file_format in ("traj", "traj_yaml"):
+        return 1
     return sum(1 for _ in iter_lines(source.path))
 
 
@@ -180,3 +197,39 @@ def iter_parquet_rows(source: SourceFile, batch_rows: int) -> Iterator[dict[str,
             yield from batch.to_pylist()
     except (OSError, ValueError) as err:
         raise SourceError(f"cannot read Parquet file {source.path}: {err}. Re-download it or move it out of the dataset folder.") from None
+
+
+def read_bytes(source: SourceFile) -> bytes:
+    """A whole .traj file (one trajectory: one row)."""
+    try:
+        return Path(source.path).read_bytes()
+    except OSError as err:
+        raise SourceError(f"cannot read {source.path}: {err}. Fix its permissions or move it out of the folder.") from None
+
+
+def traj_record(data: bytes, source: SourceFile) -> dict | LineReject:
+    """The source row a SWE-agent trajectory file stands for: `history` as messages, instance_id
+    from the file name, rollout_patch from `info.submission`, other metadata null."""
+    if source.file_format == "traj_yaml":
+        try:
+            value = yaml.safe_load(data.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            return LineReject(reasons.LINE_NOT_UTF8, f"invalid UTF-8 byte at offset {err.start} of the file")
+        except yaml.YAMLError as err:
+            return LineReject(reasons.LINE_NOT_JSON, f"the file is not valid YAML: {err}")
+        if not isinstance(value, dict):
+            return LineReject(reasons.LINE_NOT_AN_OBJECT, f"the file is a YAML {type(value).__name__}, not a mapping")
+    else:
+        value = parse_line(data)
+        if isinstance(value, LineReject):
+            return LineReject(value.reason, value.detail.replace("the line", "the file"))
+    info = value.get("info")
+    name = Path(source.path).name
+    return {
+        "messages": value.get("history"),
+        "instance_id": name.rsplit(".", 1)[0],
+        "rollout_patch": info.get("submission") if isinstance(info, dict) else None,
+        "func_name": None,
+        "func_path": None,
+        "target_patch": None,
+    }

@@ -40,7 +40,7 @@ def write_jsonl(path: Path, rows: list[dict | str | bytes]) -> Path:
 def convert_folder(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
     files = [
         {"source_dataset": f.dataset, "source_file": f.source_file, "file_path": f.path, "file_format": f.file_format, "rollout": rollout}
-        for f in list_source_files(str(sources), dataset)
+        for f in list_source_files(str(sources / dataset), dataset)
     ]
     return converted_reader(files, workers=1).read_all().to_pylist()
 
@@ -54,25 +54,25 @@ def test_list_source_files_sorted_at_any_depth_skipping_dot_names_following_syml
     (dataset / "README.md").write_text("not data")
     elsewhere = write_jsonl(tmp_path / "elsewhere" / "linked.jsonl", [a_row()])
     os.symlink(elsewhere.parent, dataset / "c_link")
-    found = [f.source_file for f in list_source_files(str(tmp_path), "Sera-4.6-Lite-T1")]
+    found = [f.source_file for f in list_source_files(str(tmp_path / "Sera-4.6-Lite-T1"), "Sera-4.6-Lite-T1")]
     assert found == ["Sera-4.6-Lite-T1/a/z.jsonl", "Sera-4.6-Lite-T1/b.jsonl", "Sera-4.6-Lite-T1/c_link/linked.jsonl"]
 
 
 def test_missing_dataset_folder_is_an_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"Sera-4\.5A-Full-T2 is missing.*datasets"):
-        list_source_files(str(tmp_path), "Sera-4.5A-Full-T2")
+        list_source_files(str(tmp_path / "Sera-4.5A-Full-T2"), "Sera-4.5A-Full-T2")
 
 
 def test_dataset_folder_without_data_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "Sera-4.5A-Full-T1").mkdir()
     (tmp_path / "Sera-4.5A-Full-T1" / "notes.txt").write_text("x")
     with pytest.raises(SourceError, match="holds no data file"):
-        list_source_files(str(tmp_path), "Sera-4.5A-Full-T1")
+        list_source_files(str(tmp_path / "Sera-4.5A-Full-T1"), "Sera-4.5A-Full-T1")
 
 
 def test_unknown_dataset_in_var_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="Sera-9"):
-        source_file_manifest(str(tmp_path), ["Sera-9"], known=[])
+        source_file_manifest([], ["Sera-9"])
 
 
 def test_count_rows_skips_blank_lines_in_plain_gzip_and_zstd(tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_count_rows_skips_blank_lines_in_plain_gzip_and_zstd(tmp_path: Path) -> 
     (tmp_path / "D" / "p.jsonl").write_bytes(text)
     (tmp_path / "D" / "g.jsonl.gz").write_bytes(gzip.compress(text))
     (tmp_path / "D" / "z.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(text))
-    assert [count_rows(f) for f in list_source_files(str(tmp_path), "D")] == [3, 3, 3]
+    assert [count_rows(f) for f in list_source_files(str(tmp_path / "D"), "D")] == [3, 3, 3]
 
 
 @pytest.mark.parametrize(
@@ -174,7 +174,7 @@ def test_worker_processes_give_the_same_rows_in_the_same_order(tmp_path: Path) -
     write_jsonl(tmp_path / "D" / "g.jsonl", [a_row("g0")])
     files = [
         {"source_dataset": f.dataset, "source_file": f.source_file, "file_path": f.path, "file_format": f.file_format, "rollout": "T2"}
-        for f in list_source_files(str(tmp_path), "D")
+        for f in list_source_files(str(tmp_path / "D"), "D")
     ]
     single = converted_reader(files, workers=1).read_all()
     parallel = converted_reader(files, workers=2).read_all()

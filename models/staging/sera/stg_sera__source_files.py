@@ -9,6 +9,6 @@ from sera_rectify.pipeline import source_file_manifest
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    datasets = dbt.ref("stg_sera__datasets").order("dataset_order").to_arrow_table().column("source_dataset").to_pylist()
-    requested = dbt.config.get("datasets").split(",")
-    return source_file_manifest(dbt.config.get("sources_dir"), requested, known=datasets)
+    datasets = dbt.ref("stg_sera__datasets").order("dataset_order").to_arrow_table().to_pylist()
+    requested = [name for name in dbt.config.get("datasets").split(",") if name]
+    return source_file_manifest(datasets, requested)
