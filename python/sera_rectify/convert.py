@@ -13,9 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from . import reasons
+from . import jsontext, reasons
 from .spec import reasoning_templates, system_prompt_template, tool_names, tool_schemas
 
 THINK_OPEN = "<think>"
@@ -84,19 +82,15 @@ def load_messages(raw: Any) -> list[dict]:
     """Decode the `messages` column into a list of message objects (§1, first bullet).
 
     The published column is a JSON string; a JSON array given directly is accepted as that list.
-    orjson is tried first for speed; it refuses lone surrogate escapes, which stdlib json accepts
-    (they are replaced later, §5), so stdlib json is the fallback.
+    Lone surrogate escapes parse (they are replaced later, §5); NaN and Infinity do not.
     """
     if raw is None or raw == "":
         raise Rejected(reasons.MESSAGES_MISSING, "messages is null or an empty string")
     if isinstance(raw, str):
         try:
-            raw = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            try:
-                raw = json.loads(raw)
-            except ValueError as err:
-                raise Rejected(reasons.MESSAGES_NOT_JSON, f"messages is not valid JSON: {err}") from None
+            raw = jsontext.loads(raw)
+        except ValueError as err:
+            raise Rejected(reasons.MESSAGES_NOT_JSON, f"messages is not valid JSON: {err}") from None
     if not isinstance(raw, list) or not all(isinstance(m, dict) for m in raw):
         raise Rejected(reasons.MESSAGES_NOT_A_LIST, f"messages is a JSON {type(raw).__name__}, not a list of objects")
     if not raw:
@@ -161,7 +155,7 @@ def parse_tool_arguments(arguments: Any, index: int) -> dict:
         return arguments
     if isinstance(arguments, str):
         try:
-            parsed = json.loads(arguments)
+            parsed = jsontext.loads(arguments)
         except ValueError:
             raise Rejected(reasons.MALFORMED_TOOL_ARGUMENTS, f"message {index}: tool arguments are not valid JSON") from None
         if isinstance(parsed, dict):
@@ -317,7 +311,7 @@ def fold_text_only_messages(items: list[Step | TextOnly]) -> tuple[list[Step], l
 
 def template_index(dataset: str, instance_id: str | None, position: int) -> int:
     """Which of the 12 templates fills an empty reasoning (§4): stable on every machine and run."""
-    key = f"{dataset}\n{instance_id or ''}\n{position}".encode("utf-8")
+    key = f"{dataset}\n{instance_id or ''}\n{position}".encode()
     return int(hashlib.sha256(key).hexdigest(), 16) % len(reasoning_templates())
 
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 from .convert import Reject, convert_trajectory, replace_lone_surrogates
 from .recall import line_level_recall
 from .sources import (
+    SERA_KIND,
     LineReject,
     SourceError,
     SourceFile,
@@ -30,7 +31,6 @@ from .sources import (
     iter_parquet_rows,
     list_source_files,
     parse_line,
-    SERA_KIND,
     read_bytes,
     traj_record,
 )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import yaml
 import zstandard
 
 from . import reasons
+from .jsontext import loads_allowing_surrogates
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
 PARQUET_SUFFIXES = (".parquet",)
@@ -147,8 +147,8 @@ def count_rows(source: SourceFile) -> int:
 def parse_line(line: bytes) -> dict | LineReject:
     """One JSON Lines line as an object, or the reason it is not one.
 
-    orjson first for speed; stdlib json as the fallback because it accepts lone surrogate escapes
-    that orjson refuses (they are replaced with U+FFFD later, not rejected).
+    orjson first for speed, then the strict stdlib fallback of `jsontext` for lone surrogate
+    escapes (they are replaced with U+FFFD later, not rejected).
     """
     try:
         value = orjson.loads(line)
@@ -158,7 +158,7 @@ def parse_line(line: bytes) -> dict | LineReject:
         except UnicodeDecodeError as err:
             return LineReject(reasons.LINE_NOT_UTF8, f"invalid UTF-8 byte at offset {err.start} of the line")
         try:
-            value = json.loads(text)
+            value = loads_allowing_surrogates(text)
         except ValueError as err:
             return LineReject(reasons.LINE_NOT_JSON, f"the line is not valid JSON: {err}")
     if not isinstance(value, dict):

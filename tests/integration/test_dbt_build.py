@@ -67,13 +67,15 @@ def sample_rows_per_dataset() -> dict[str, int]:
 def test_export_passes_the_contract_validator(sample_build: Path) -> None:
     if not CHECK_OUTPUT.exists():
         pytest.skip(f"{CHECK_OUTPUT} is not beside the repo")
-    result = subprocess.run([sys.executable, str(CHECK_OUTPUT), str(sample_build / "output" / "sera_rectified.parquet")], capture_output=True, text=True)
+    export = sample_build / "output" / "sera_rectified.parquet"
+    result = subprocess.run([sys.executable, str(CHECK_OUTPUT), str(export)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
     assert result.stdout.strip().endswith(" 0 violations")
 
 
 def test_every_source_row_is_output_or_rejected(sample_build: Path) -> None:
-    reconciliation = {row[0]: row[1:] for row in query(sample_build, "select source_dataset, rows_read, rows_out, rows_rejected from source_reconciliation")}
+    rows = query(sample_build, "select source_dataset, rows_read, rows_out, rows_rejected from source_reconciliation")
+    reconciliation = {row[0]: row[1:] for row in rows}
     assert {dataset: read for dataset, (read, _, _) in reconciliation.items()} == sample_rows_per_dataset()
     for dataset, (read, out, rejected) in reconciliation.items():
         assert read == out + rejected, dataset
@@ -127,7 +129,8 @@ def test_filtered_export_keeps_only_matching_rows_and_leaves_tables_whole(tmp_pa
     result = dbt_build(tmp_path, vars={"teacher": "GLM-4.6", "rollout": "T2", "min_recall": 0.75, "export_path": str(subset)})
     assert result.returncode == 0, result.stdout[-5000:]
     table = pq.read_table(subset)
-    expected = query(sample_build, "select count(*) from sera_rectified where teacher = 'GLM-4.6' and rollout = 'T2' and line_level_recall >= 0.75")[0][0]
+    matching = "teacher = 'GLM-4.6' and rollout = 'T2' and line_level_recall >= 0.75"
+    expected = query(sample_build, f"select count(*) from sera_rectified where {matching}")[0][0]
     assert table.num_rows == expected > 0
     assert query(tmp_path, "select count(*) from sera_rectified") == query(sample_build, "select count(*) from sera_rectified")
 
@@ -135,5 +138,6 @@ def test_filtered_export_keeps_only_matching_rows_and_leaves_tables_whole(tmp_pa
 def test_two_builds_give_byte_identical_exports(tmp_path: Path, sample_build: Path) -> None:
     result = dbt_build(tmp_path)
     assert result.returncode == 0, result.stdout[-5000:]
-    digests = {hashlib.sha256(path.read_bytes()).hexdigest() for path in (tmp_path / "output" / "sera_rectified.parquet", sample_build / "output" / "sera_rectified.parquet")}
+    exports = (tmp_path / "output" / "sera_rectified.parquet", sample_build / "output" / "sera_rectified.parquet")
+    digests = {hashlib.sha256(path.read_bytes()).hexdigest() for path in exports}
     assert len(digests) == 1
