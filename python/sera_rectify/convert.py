@@ -341,7 +341,9 @@ def render_reasoning(reasoning: str) -> str:
 
 
 def render_tool_call(name: str, arguments: dict) -> str:
-    return "<tool_call>" + json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False) + "</tool_call>"
+    """json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False) in tool_call tags (§5)."""
+    call = f'{{"name": {jsontext.dumps_string(name)}, "arguments": {jsontext.dumps_object(arguments)}}}'
+    return "<tool_call>" + call + "</tool_call>"
 
 
 def strip_observation_prefix(text: str) -> str:
@@ -360,8 +362,10 @@ def render_answer(text: str) -> str:
 def replace_lone_surrogates(text: str) -> tuple[str, int]:
     """Replace each lone surrogate with U+FFFD (§5): it cannot be written as UTF-8.
 
-    Returns the text and the number of replacements; the common case costs one encode.
+    Returns the text and the number of replacements; an ASCII-only text (the common case) costs nothing.
     """
+    if text.isascii():
+        return text, 0
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -370,8 +374,9 @@ def replace_lone_surrogates(text: str) -> tuple[str, int]:
 
 
 def dump_messages(messages: list[dict[str, str]]) -> str:
-    """The `messages` column: default separators, key order role then content (§5)."""
-    return json.dumps(messages, ensure_ascii=False)
+    """The `messages` column: json.dumps(messages, ensure_ascii=False), default separators, key
+    order role then content (§5)."""
+    return "[" + ", ".join(jsontext.dumps_object(message) for message in messages) + "]"
 
 
 # ---------------------------------------------------------------------------------------------

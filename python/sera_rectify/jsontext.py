@@ -28,3 +28,26 @@ def loads(text: str) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return loads_allowing_surrogates(text)
+
+
+def dumps_string(text: str) -> str:
+    """`text` as a JSON string literal, identical to json.dumps(text, ensure_ascii=False).
+
+    orjson writes the same escapes as stdlib json for every code point (tests/unit/test_jsontext.py
+    checks all of them) at several times the speed; it refuses lone surrogates, which stdlib json
+    writes as they are (they are replaced afterwards, conversion.md §5).
+    """
+    try:
+        return orjson.dumps(text).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(text, ensure_ascii=False)
+
+
+
+def dumps_object(mapping: dict) -> str:
+    """Identical to json.dumps(mapping, ensure_ascii=False). Objects whose keys and values are all
+    strings (every output message, nearly all tool arguments) are written here with the fast
+    `dumps_string`; any other object is left to stdlib json."""
+    if all(isinstance(key, str) and isinstance(value, str) for key, value in mapping.items()):
+        return "{" + ", ".join(f"{dumps_string(key)}: {dumps_string(value)}" for key, value in mapping.items()) + "}"
+    return json.dumps(mapping, ensure_ascii=False)

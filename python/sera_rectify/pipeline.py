@@ -36,7 +36,7 @@ from .sources import (
 )
 
 CHUNK_MAX_ROWS = 256
-CHUNK_MAX_BYTES = 32 * 1024 * 1024
+CHUNK_MAX_BYTES = 8 * 1024 * 1024
 
 CONVERTED_SCHEMA = pa.schema(
     [
