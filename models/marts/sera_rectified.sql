@@ -1,4 +1,5 @@
--- one row per converted trajectory: the 8 export columns, the source key and the row statistics
+-- one row per converted trajectory: the 8 export columns, the source key and the row statistics,
+-- in source order (datasets, files, rows), which the export keeps
 
 with
 
@@ -8,45 +9,31 @@ converted as (
 
 ),
 
-datasets as (
-
-    select * from {{ ref('stg_sera__datasets') }}
-
-),
-
 accepted as (
 
-    select * from converted
-    where reject_reason is null
-
-),
-
-with_dataset as (
-
     select
-        accepted.messages,
-        accepted.instance_id,
-        datasets.teacher,
-        datasets.scale,
-        datasets.rollout,
-        accepted.func_name,
-        accepted.func_path,
-        accepted.line_level_recall,
-        accepted.source_dataset,
-        accepted.source_file,
-        accepted.source_row,
-        datasets.dataset_order,
-        accepted.n_messages,
-        accepted.n_tool_calls,
-        accepted.n_trimmed_submits,
-        accepted.n_folded_texts,
-        accepted.n_filled_reasoning,
-        accepted.n_replaced_chars,
-        accepted.n_chars
-    from accepted
-    inner join datasets
-        on accepted.source_dataset = datasets.source_dataset
+        messages,
+        instance_id,
+        teacher,
+        scale,
+        rollout,
+        func_name,
+        func_path,
+        line_level_recall,
+        source_dataset,
+        source_file,
+        source_row,
+        dataset_order,
+        n_messages,
+        n_tool_calls,
+        n_trimmed_submits,
+        n_folded_texts,
+        n_filled_reasoning,
+        n_replaced_chars,
+        n_chars
+    from converted
+    where reject_reason is null
 
 )
 
-select * from with_dataset
+select * from accepted

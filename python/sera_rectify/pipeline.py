@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ from .sources import (
 )
 
 CHUNK_MAX_ROWS = 256
+PROGRESS_INTERVAL_SECONDS = 15.0
 CHUNK_MAX_BYTES = 8 * 1024 * 1024
 
 CONVERTED_SCHEMA = pa.schema(
@@ -43,6 +45,10 @@ CONVERTED_SCHEMA = pa.schema(
         ("source_dataset", pa.string()),
         ("source_file", pa.string()),
         ("source_row", pa.int64()),
+        ("dataset_order", pa.int32()),
+        ("teacher", pa.string()),
+        ("scale", pa.string()),
+        ("rollout", pa.string()),
         ("instance_id", pa.string()),
         ("func_name", pa.string()),
         ("func_path", pa.string()),
@@ -72,15 +78,58 @@ SOURCE_FILES_SCHEMA = pa.schema(
 )
 
 
+@dataclass(frozen=True)
+class Dataset:
+    """What every row of a dataset carries: its export order and teacher, scale, rollout (the seed)."""
+
+    name: str
+    order: int
+    teacher: str
+    scale: str
+    rollout: str
+
+
 @dataclass
 class Chunk:
     """Consecutive rows of one file: raw lines or .traj file contents (bytes), or Parquet row dicts."""
 
     source: SourceFile
-    rollout: str
+    dataset: Dataset
     first_row: int
     records: list[bytes | dict] = field(default_factory=list)
+    n_bytes: int = 0
     last_of_file: bool = False
+
+
+@dataclass
+class Progress:
+    """Rows done, source MB/s and ETA of a long conversion, reported every PROGRESS_INTERVAL_SECONDS."""
+
+    total_rows: int
+    report: Callable[[str], None]
+    rows: int = 0
+    rejected: int = 0
+    n_bytes: int = 0
+    started: float = field(default_factory=time.monotonic)
+    last_report: float = field(default_factory=time.monotonic)
+
+    def add(self, batch: pa.RecordBatch, n_bytes: int) -> None:
+        self.rows += batch.num_rows
+        self.rejected += batch.num_rows - batch.column("reject_reason").null_count
+        self.n_bytes += n_bytes
+        if time.monotonic() - self.last_report >= PROGRESS_INTERVAL_SECONDS:
+            self.report(self.summary())
+            self.last_report = time.monotonic()
+
+    def summary(self) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = self.rows / elapsed
+        eta = (self.total_rows - self.rows) / rate if rate else float("nan")
+        return (
+            f"converted {self.rows:,} of {self.total_rows:,} rows ({self.rejected:,} rejected), "
+            f"{self.n_bytes / 1e6:,.0f} MB of source text at {self.n_bytes / 1e6 / elapsed:,.1f} MB/s, "
+            f"{rate:,.1f} rows/s, {elapsed:,.0f} s elapsed, ETA {eta:,.0f} s"
+        )
 
 
 def default_workers() -> int:
@@ -153,13 +202,21 @@ def convert_chunk(chunk: Chunk) -> tuple[pa.RecordBatch, set[str], int]:
         else:
             keys.update(parsed)
             n_objects += 1
-            row = convert_record(parsed, chunk.source.dataset, chunk.rollout)
-        row.update(source_dataset=chunk.source.dataset, source_file=chunk.source.source_file, source_row=chunk.first_row + offset)
+            row = convert_record(parsed, chunk.dataset.name, chunk.dataset.rollout)
+        row.update(
+            source_dataset=chunk.dataset.name,
+            source_file=chunk.source.source_file,
+            source_row=chunk.first_row + offset,
+            dataset_order=chunk.dataset.order,
+            teacher=chunk.dataset.teacher,
+            scale=chunk.dataset.scale,
+            rollout=chunk.dataset.rollout,
+        )
         rows.append(row)
     return pa.RecordBatch.from_pylist(rows, schema=CONVERTED_SCHEMA), keys, n_objects
 
 
-def read_chunks(source: SourceFile, rollout: str) -> Iterator[Chunk]:
+def read_chunks(source: SourceFile, dataset: Dataset) -> Iterator[Chunk]:
     """Split one file into chunks of at most CHUNK_MAX_ROWS rows or about CHUNK_MAX_BYTES bytes."""
     records: Iterable[bytes | dict]
     if source.file_format == "jsonl":
@@ -168,22 +225,27 @@ def read_chunks(source: SourceFile, rollout: str) -> Iterator[Chunk]:
         records = iter_parquet_rows(source, CHUNK_MAX_ROWS)
     else:
         records = [read_bytes(source)]
-    chunk = Chunk(source, rollout, 0)
-    size = 0
+    chunk = Chunk(source, dataset, 0)
     for record in records:
         chunk.records.append(record)
-        size += len(record) if isinstance(record, bytes) else 0
-        if len(chunk.records) >= CHUNK_MAX_ROWS or size >= CHUNK_MAX_BYTES:
+        chunk.n_bytes += len(record) if isinstance(record, bytes) else 0
+        if len(chunk.records) >= CHUNK_MAX_ROWS or chunk.n_bytes >= CHUNK_MAX_BYTES:
             yield chunk
-            chunk = Chunk(source, rollout, chunk.first_row + len(chunk.records))
-            size = 0
+            chunk = Chunk(source, dataset, chunk.first_row + len(chunk.records))
     chunk.last_of_file = True
     yield chunk
 
 
-def chunks_of(files: list[tuple[SourceFile, str]]) -> Iterator[Chunk]:
-    for source, rollout in files:
-        yield from read_chunks(source, rollout)
+def chunks_of(files: list[tuple[SourceFile, Dataset]]) -> Iterator[Chunk]:
+    for source, dataset in files:
+        yield from read_chunks(source, dataset)
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """fork where the platform has it: a spawned worker re-imports the parent's main script, which
+    under dbt is its whole CLI (~3 s per worker); the forked worker runs only convert_chunk."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 def map_in_order(chunks: Iterator[Chunk], workers: int) -> Iterator[tuple[Chunk, tuple[pa.RecordBatch, set[str], int]]]:
@@ -193,7 +255,7 @@ def map_in_order(chunks: Iterator[Chunk], workers: int) -> Iterator[tuple[Chunk,
             yield chunk, convert_chunk(chunk)
         return
     window: deque[tuple[Chunk, Future]] = deque()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
         for chunk in chunks:
             window.append((chunk, pool.submit(convert_chunk, chunk)))
             if len(window) >= 2 * workers:
@@ -204,11 +266,13 @@ def map_in_order(chunks: Iterator[Chunk], workers: int) -> Iterator[tuple[Chunk,
             yield done, future.result()
 
 
-def convert_files(files: list[tuple[SourceFile, str]], workers: int) -> Iterator[pa.RecordBatch]:
+def convert_files(files: list[tuple[SourceFile, Dataset]], workers: int, progress: Progress | None = None) -> Iterator[pa.RecordBatch]:
     """Converted record batches for the files in order; checks each JSON Lines file's columns at its end."""
     keys: set[str] = set()
     n_objects = 0
     for chunk, (batch, chunk_keys, chunk_objects) in map_in_order(chunks_of(files), workers):
+        if progress:
+            progress.add(batch, chunk.n_bytes)
         keys |= chunk_keys
         n_objects += chunk_objects
         if chunk.last_of_file:
@@ -217,15 +281,24 @@ def convert_files(files: list[tuple[SourceFile, str]], workers: int) -> Iterator
             keys, n_objects = set(), 0
         if batch.num_rows:
             yield batch
+    if progress:
+        progress.report("done: " + progress.summary())
 
 
-def converted_reader(file_rows: list[dict[str, Any]], workers: int | None = None) -> pa.RecordBatchReader:
-    """A RecordBatchReader over the converted rows of the listed files (rows of stg_sera__source_files)."""
+def converted_reader(
+    file_rows: list[dict[str, Any]], workers: int | None = None, report: Callable[[str], None] | None = None
+) -> pa.RecordBatchReader:
+    """A RecordBatchReader over the converted rows of the listed files, in the given order (rows of
+    stg_sera__source_files joined with their dataset); `report` receives a progress line now and then."""
     files = [
-        (SourceFile(row["source_dataset"], row["source_file"], row["file_path"], row["file_format"]), row["rollout"])
+        (
+            SourceFile(row["source_dataset"], row["source_file"], row["file_path"], row["file_format"]),
+            Dataset(row["source_dataset"], row["dataset_order"], row["teacher"], row["scale"], row["rollout"]),
+        )
         for row in file_rows
     ]
-    return pa.RecordBatchReader.from_batches(CONVERTED_SCHEMA, convert_files(files, workers or default_workers()))
+    progress = Progress(sum(row.get("rows_in_file") or 0 for row in file_rows), report) if report else None
+    return pa.RecordBatchReader.from_batches(CONVERTED_SCHEMA, convert_files(files, workers or default_workers(), progress))
 
 
 def source_file_manifest(datasets: list[dict[str, Any]], requested: list[str]) -> pa.Table:

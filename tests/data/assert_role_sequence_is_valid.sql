@@ -1,7 +1,14 @@
 -- spec/conversion.md §6, re-checked in SQL independently of the Python converter: every row of
 -- sera_rectified is system -> user -> reasoning -> (tool_call -> tool_output -> reasoning)* -> answer,
--- each content wrapped in its role's tags, each tool_call a {name, arguments} object naming a known tool.
--- Returns one row per problem found (zero rows passes).
+-- rendered exactly as §5 says (a JSON list of {"role": ..., "content": "..."} objects, default
+-- separators), each content wrapped in its role's tags, no empty reasoning, and each tool_call a
+-- {name, arguments} object (arguments an object) naming a tool of spec/tools.json.
+--
+-- How: one regular expression over the raw `messages` text checks the rendering, the role sequence
+-- and the tags at once (a JSON string cannot hold an unescaped quote, so `(?:[^"\\]|\\.)` walks one
+-- content character at a time); only the tool_call contents are extracted and parsed. Nothing else is
+-- copied: DuckDB handles 2,048 rows at a time, so each copy of 100+ KB rows would cost hundreds of MB.
+-- Returns one row per failing trajectory with the problem found (zero rows passes).
 
 with
 
@@ -16,165 +23,91 @@ converted as (
 
 ),
 
-allowed_transitions as (
-
-    select * from (
-        values
-            ('system', 'user'),
-            ('user', 'reasoning'),
-            ('reasoning', 'tool_call'),
-            ('reasoning', 'answer'),
-            ('tool_call', 'tool_output'),
-            ('tool_output', 'reasoning')
-    ) as t(previous_role, role)
-
-),
-
-role_tags as (
-
-    select * from (
-        values
-            ('system', '', ''),
-            ('user', '', ''),
-            ('reasoning', '<think>', '</think>'),
-            ('tool_call', '<tool_call>', '</tool_call>'),
-            ('tool_output', '<tool_response>', '</tool_response>'),
-            ('answer', '<answer>', '</answer>')
-    ) as t(role, open_tag, close_tag)
-
-),
-
-rows_not_json as (
+messages_matched as (
 
     select
         source_dataset,
         source_file,
         source_row,
-        'messages is not a JSON list' as problem
+        coalesce(json_valid(messages), false) as is_json,
+        coalesce(regexp_full_match(
+            messages,
+            '\[\{"role": "system", "content": "(?:[^"\\]|\\.)*"\}, \{"role": "user", "content": "(?:[^"\\]|\\.)*"\}, \{"role": "reasoning", "content": "<think>(?:[^"\\]|\\.)+</think>"\}(, \{"role": "tool_call", "content": "<tool_call>(?:[^"\\]|\\.)*</tool_call>"\}, \{"role": "tool_output", "content": "<tool_response>(?:[^"\\]|\\.)*</tool_response>"\}, \{"role": "reasoning", "content": "<think>(?:[^"\\]|\\.)+</think>"\})*, \{"role": "answer", "content": "<answer>(?:[^"\\]|\\.)*</answer>"\}\]'
+        ), false) as is_valid_sequence,
+        -- the JSON-escaped text inside each <tool_call>...</tool_call>, in order
+        regexp_extract_all(
+            messages,
+            '\{"role": "tool_call", "content": "<tool_call>((?:[^"\\]|\\.)*)</tool_call>"\}',
+            1
+        ) as escaped_calls
     from converted
-    where not coalesce(json_valid(messages) and json_type(messages) = 'ARRAY' and json_array_length(messages) > 0, false)
 
 ),
 
-message_lists as (
-
-    select
-        source_dataset,
-        source_file,
-        source_row,
-        json_extract(messages, '$[*]') as message_list
-    from converted
-    where json_valid(messages) and json_type(messages) = 'ARRAY'
-
-),
-
-messages_unnested as (
-
-    select
-        source_dataset,
-        source_file,
-        source_row,
-        unnest(message_list) as message,
-        generate_subscripts(message_list, 1) as position,
-        len(message_list) as n_messages
-    from message_lists
-
-),
-
-messages_parsed as (
-
-    select
-        source_dataset,
-        source_file,
-        source_row,
-        position,
-        n_messages,
-        json_keys(message) as message_keys,
-        json_type(message, '$.content') as content_type,
-        message ->> 'role' as role,
-        message ->> 'content' as content
-    from messages_unnested
-
-),
-
-messages_with_previous_role as (
+tool_calls_decoded as (
 
     select
         *,
-        lag(role) over (partition by source_dataset, source_file, source_row order by position) as previous_role
-    from messages_parsed
+        case
+            when is_json and is_valid_sequence
+                then list_transform(escaped_calls, lambda escaped: json_extract_string('"' || escaped || '"', '$'))
+        end as call_list
+    from messages_matched
 
 ),
 
-tool_calls as (
+tool_calls_checked as (
 
     select
         source_dataset,
         source_file,
         source_row,
-        position,
-        content[length('<tool_call>') + 1 : length(content) - length('</tool_call>')] as call_json
-    from messages_parsed
-    where role = 'tool_call'
-        and content like '<tool_call>%</tool_call>'
+        is_json,
+        is_valid_sequence,
+        list_position(list_transform(call_list, lambda c: json_valid(c)), false) as first_call_not_json,
+        -- json_type / json_keys raise on text that is not JSON: only reached when every call parses
+        case
+            when list_position(list_transform(call_list, lambda c: json_valid(c)), false) is null then list_position(
+                list_transform(
+                    call_list,
+                    lambda c: coalesce(
+                        json_type(c) = 'OBJECT'
+                        and json_keys(c) = ['name', 'arguments']
+                        and json_type(c, '$.arguments') = 'OBJECT'
+                        and (c ->> 'name') in (
+                            {%- for name in var('tool_names') %}'{{ name }}'{{ ', ' if not loop.last }}{% endfor -%}
+                        ),
+                        false
+                    )
+                ),
+                false
+            )
+        end as first_bad_call
+    from tool_calls_decoded
 
 ),
 
-message_problems as (
-
-    select
-        source_dataset,
-        source_file,
-        source_row,
-        'message ' || position || ': ' || case
-            when message_keys != ['role', 'content'] then 'keys are not exactly role, content'
-            when content_type is distinct from 'VARCHAR' then 'content is not a string'
-            when position = 1 and role != 'system' then 'first message is ' || coalesce(role, 'null') || ', not system'
-            when position > 1 and not exists (
-                select 1 from allowed_transitions as allowed
-                where allowed.previous_role = messages_with_previous_role.previous_role
-                    and allowed.role = messages_with_previous_role.role
-            ) then 'transition ' || previous_role || ' -> ' || coalesce(role, 'null') || ' is not allowed'
-            when position = n_messages and role != 'answer' then 'last message is ' || role || ', not answer'
-            when not exists (
-                select 1 from role_tags as tags
-                where tags.role = messages_with_previous_role.role
-                    and starts_with(content, tags.open_tag)
-                    and ends_with(content, tags.close_tag)
-                    and length(content) >= length(tags.open_tag) + length(tags.close_tag)
-            ) then role || ' content is not wrapped in its tags'
-            when role = 'reasoning' and content = '<think></think>' then 'reasoning is empty'
-        end as problem
-    from messages_with_previous_role
-
-),
-
-tool_call_problems as (
-
-    select
-        source_dataset,
-        source_file,
-        source_row,
-        'message ' || position || ': ' || case
-            when not json_valid(call_json) or json_type(call_json) != 'OBJECT' then 'tool_call is not a JSON object'
-            when json_keys(call_json) != ['name', 'arguments'] then 'tool_call keys are not exactly name, arguments'
-            when json_type(call_json, '$.arguments') != 'OBJECT' then 'tool_call arguments are not an object'
-            when (call_json ->> 'name') not in (
-                {%- for name in var('tool_names') %}'{{ name }}'{{ ', ' if not loop.last }}{% endfor -%}
-            ) then 'tool_call names unknown tool ' || (call_json ->> 'name')
-        end as problem
-    from tool_calls
-
-),
-
+-- one expression over one stream: a CTE referenced several times would be materialized whole
 problems as (
 
-    select * from rows_not_json
-    union all
-    select * from message_problems where problem is not null
-    union all
-    select * from tool_call_problems where problem is not null
+    select
+        source_dataset,
+        source_file,
+        source_row,
+        case
+            when not is_json then 'messages is not valid JSON'
+            when not is_valid_sequence
+                then 'messages is not system, user, reasoning, (tool_call, tool_output, reasoning)*, answer rendered as '
+                || '{"role": ..., "content": ...} objects with each content in its tags and no empty reasoning'
+            when first_call_not_json > 0
+                then 'tool call ' || first_call_not_json || ' (message ' || (3 * first_call_not_json) || ') is not JSON'
+            when first_bad_call > 0
+                then 'tool call ' || first_bad_call || ' (message ' || (3 * first_bad_call) || ') is not {name, arguments} '
+                || 'with an object and a tool of tools.json'
+        end as problem
+    from tool_calls_checked
 
 )
 
 select * from problems
+where problem is not null

@@ -37,12 +37,25 @@ def write_jsonl(path: Path, rows: list[dict | str | bytes]) -> Path:
     return path
 
 
-def convert_folder(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
-    files = [
-        {"source_dataset": f.dataset, "source_file": f.source_file, "file_path": f.path, "file_format": f.file_format, "rollout": rollout}
+def file_rows(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
+    """The rows the conversion model hands to converted_reader: stg_sera__source_files + its dataset."""
+    return [
+        {
+            "source_dataset": f.dataset,
+            "source_file": f.source_file,
+            "file_path": f.path,
+            "file_format": f.file_format,
+            "dataset_order": 1,
+            "teacher": "GLM-4.6",
+            "scale": "lite",
+            "rollout": rollout,
+        }
         for f in list_source_files(str(sources / dataset), dataset)
     ]
-    return converted_reader(files, workers=1).read_all().to_pylist()
+
+
+def convert_folder(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
+    return converted_reader(file_rows(sources, dataset, rollout), workers=1).read_all().to_pylist()
 
 
 def test_list_source_files_sorted_at_any_depth_skipping_dot_names_following_symlinks(tmp_path: Path) -> None:
@@ -172,10 +185,7 @@ def test_tool_names_var_matches_tools_json() -> None:
 def test_worker_processes_give_the_same_rows_in_the_same_order(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "D" / "f.jsonl", [a_row(f"r{i}") for i in range(600)] + [b"[1]"])
     write_jsonl(tmp_path / "D" / "g.jsonl", [a_row("g0")])
-    files = [
-        {"source_dataset": f.dataset, "source_file": f.source_file, "file_path": f.path, "file_format": f.file_format, "rollout": "T2"}
-        for f in list_source_files(str(tmp_path / "D"), "D")
-    ]
+    files = file_rows(tmp_path, "D", "T2")
     single = converted_reader(files, workers=1).read_all()
     parallel = converted_reader(files, workers=2).read_all()
     assert parallel.equals(single)

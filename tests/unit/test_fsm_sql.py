@@ -1,0 +1,93 @@
+"""The dbt data test tests/data/assert_role_sequence_is_valid.sql, run on crafted rows in DuckDB.
+
+It is the independent SQL re-check of spec/conversion.md §6; here it must flag each kind of broken
+trajectory (so it can fail) and pass the converter's real output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import jinja2
+import pytest
+import yaml
+
+from sera_rectify.convert import Converted, convert_trajectory
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_SQL = REPO / "tests" / "data" / "assert_role_sequence_is_valid.sql"
+
+GOOD = [
+    {"role": "system", "content": "s"},
+    {"role": "user", "content": "u"},
+    {"role": "reasoning", "content": "<think>r</think>"},
+    {"role": "tool_call", "content": '<tool_call>{"name": "bash", "arguments": {"command": "ls"}}</tool_call>'},
+    {"role": "tool_output", "content": "<tool_response>x</tool_response>"},
+    {"role": "reasoning", "content": "<think>r</think>"},
+    {"role": "answer", "content": "<answer>d</answer>"},
+]
+
+
+def with_message(index: int, message: dict) -> str:
+    messages = [dict(m) for m in GOOD]
+    messages[index] = message
+    return json.dumps(messages)
+
+
+def tool_call(inner: str) -> dict:
+    return {"role": "tool_call", "content": f"<tool_call>{inner}</tool_call>"}
+
+
+BROKEN = {
+    "not JSON": ("[{", "not valid JSON"),
+    "null": (None, "not valid JSON"),
+    "an object": ('{"role": "system"}', "rendered as"),
+    "compact separators": (json.dumps(GOOD, separators=(",", ":")), "rendered as"),
+    "keys in content, role order": (json.dumps([{"content": m["content"], "role": m["role"]} for m in GOOD]), "rendered as"),
+    "empty list": ("[]", "rendered as"),
+    "tool_output where an answer goes": (json.dumps(GOOD[:4] + [GOOD[6]] + GOOD[5:]), "rendered as"),
+    "no answer at the end": (json.dumps(GOOD[:6]), "rendered as"),
+    "user first": (json.dumps(GOOD[1:2] + GOOD[:1] + GOOD[2:]), "rendered as"),
+    "empty reasoning": (with_message(2, {"role": "reasoning", "content": "<think></think>"}), "rendered as"),
+    "tool output without tags": (with_message(4, {"role": "tool_output", "content": "x"}), "rendered as"),
+    "extra key": (with_message(1, {"role": "user", "content": "u", "x": 1}), "rendered as"),
+    "content not a string": (with_message(1, {"role": "user", "content": 5}), "rendered as"),
+    "unknown tool": (with_message(3, tool_call('{"name": "rm", "arguments": {}}')), "tool call 1 (message 3) is not {name"),
+    "arguments a list": (with_message(3, tool_call('{"name": "bash", "arguments": [1]}')), "tool call 1 (message 3) is not {name"),
+    "keys in the wrong order": (with_message(3, tool_call('{"arguments": {}, "name": "bash"}')), "tool call 1 (message 3) is not {name"),
+    "tool call not JSON": (with_message(3, tool_call('{"name": ')), "tool call 1 (message 3) is not JSON"),
+}
+
+
+def render_test_sql() -> str:
+    """The dbt test as dbt would compile it: ref() to the table, var('tool_names') from dbt_project.yml."""
+    tool_names = yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"]["tool_names"]
+    template = jinja2.Environment().from_string(TEST_SQL.read_text())
+    return template.render(ref=lambda name: name, var=lambda name: {"tool_names": tool_names}[name])
+
+
+def failing_rows(messages: list[str | None]) -> dict[int, str]:
+    with duckdb.connect() as connection:
+        connection.execute("create table sera_rectified (source_dataset varchar, source_file varchar, source_row bigint, messages varchar)")
+        connection.executemany("insert into sera_rectified values ('d', 'f', ?, ?)", list(enumerate(messages)))
+        return {row: problem for _, _, row, problem in connection.execute(render_test_sql()).fetchall()}
+
+
+def test_a_valid_trajectory_passes() -> None:
+    assert failing_rows([json.dumps(GOOD)]) == {}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_each_broken_trajectory_is_flagged(case: str) -> None:
+    messages, expected = BROKEN[case]
+    problems = failing_rows([json.dumps(GOOD), messages])
+    assert list(problems) == [1]
+    assert expected in problems[1]
+
+
+def test_the_converter_output_on_real_rows_passes(sera_rows: list[dict]) -> None:
+    converted = [convert_trajectory(row["messages"], dataset="Sera-4.6-Lite-T2", instance_id=row["instance_id"], rollout_patch=row["rollout_patch"]) for row in sera_rows]
+    assert all(isinstance(c, Converted) for c in converted)
+    assert failing_rows([c.messages for c in converted]) == {}
