@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DBT := DBT_PROFILES_DIR=$(CURDIR) $(BIN)/dbt
 SHARED ?= ../shared
 
-.PHONY: run test venv sample unit-test dbt-test check-output real clean
+.PHONY: run test venv sample real query docs clean
 
 # Python 3.11 venv with the pinned dependencies; re-installed when pyproject.toml changes
 $(BIN)/.installed: pyproject.toml
@@ -34,6 +34,14 @@ sample: venv
 ## build on the real sources downloaded with `python -m sera_rectify download --dest data/sources`
 real: venv
 	$(DBT) build --vars '{sources_dir: data/sources}'
+
+## ad-hoc SQL, read-only: `make query` lists queries/, `make query Q=rows_by_teacher_rollout [DB=file.duckdb] [ARGS='--set instance_id=...']`
+query: venv
+	@$(BIN)/python scripts/query.py $(if $(Q),$(Q),--list) $(if $(DB),--db $(DB)) $(ARGS)
+
+## dbt docs of every model and column, from the built sera.duckdb, into target/ (then `.venv/bin/dbt docs serve` to browse)
+docs: venv
+	$(DBT) docs generate
 
 clean:
 	rm -rf target logs output sera.duckdb sera.duckdb.wal
