@@ -18,17 +18,9 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
+from .sources import COLUMNS
+
 DATASETS = ("Sera-4.5A-Full-T1", "Sera-4.5A-Full-T2", "Sera-4.6-Lite-T1", "Sera-4.6-Lite-T2")
-COLUMNS = (
-    "messages",
-    "instance_id",
-    "rollout_patch",
-    "func_name",
-    "func_path",
-    "problem_statement",
-    "target_patch",
-    "docker_image",
-)
 SIZES = ("sample", "realistic")
 
 EMPTY_THOUGHT = "empty_thought"
