@@ -183,7 +183,7 @@ def tool_call_of(message: dict, index: int) -> dict | None:
 def tool_name_of(function: dict, index: int) -> str:
     """The called tool's name, which must be one of spec/tools.json (§2)."""
     name = function.get("name")
-    if name not in tool_names():
+    if not isinstance(name, str) or name not in tool_names():
         raise Rejected(reasons.UNKNOWN_TOOL, f"message {index} calls unknown tool {name!r}")
     return name
 

@@ -18,8 +18,12 @@ def refuse_constant(name: str) -> Any:
 
 
 def loads_allowing_surrogates(text: str) -> Any:
-    """stdlib json, strict about NaN / Infinity; raises ValueError on anything that is not JSON."""
-    return json.loads(text, parse_constant=refuse_constant)
+    """stdlib json, strict about NaN / Infinity; raises ValueError on anything that is not JSON,
+    including nesting too deep for Python's recursion limit (orjson stops at 1024 levels)."""
+    try:
+        return json.loads(text, parse_constant=refuse_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to parse") from None
 
 
 def loads(text: str) -> Any:

@@ -6,8 +6,10 @@ become rejects (`parse_line`), never a failed build.
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import io
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ import yaml
 import zstandard
 
 from . import reasons
-from .jsontext import loads_allowing_surrogates
+from .jsontext import loads, loads_allowing_surrogates
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
 PARQUET_SUFFIXES = (".parquet",)
@@ -207,16 +209,32 @@ def read_bytes(source: SourceFile) -> bytes:
         raise SourceError(f"cannot read {source.path}: {err}. Fix its permissions or move it out of the folder.") from None
 
 
+def json_value_of_yaml(text: str) -> Any:
+    """A YAML demonstration as the JSON value it stands for, so the rest of the pipeline sees only
+    JSON types: dates become ISO strings; NaN, infinities, sets, binary and nesting too deep raise
+    ValueError."""
+
+    def date_as_text(value: Any) -> str:
+        if isinstance(value, (datetime.date, datetime.datetime)):
+            return value.isoformat()
+        raise ValueError(f"a YAML {type(value).__name__} has no JSON form")
+
+    try:
+        return loads(json.dumps(yaml.safe_load(text), allow_nan=False, default=date_as_text))
+    except (TypeError, RecursionError) as err:
+        raise ValueError(str(err) or "nested too deeply") from None
+
+
 def traj_record(data: bytes, source: SourceFile) -> dict | LineReject:
     """The source row a SWE-agent trajectory file stands for: `history` as messages, instance_id
     from the file name, rollout_patch from `info.submission`, other metadata null."""
     if source.file_format == "traj_yaml":
         try:
-            value = yaml.safe_load(data.decode("utf-8"))
+            value = json_value_of_yaml(data.decode("utf-8"))
         except UnicodeDecodeError as err:
             return LineReject(reasons.LINE_NOT_UTF8, f"invalid UTF-8 byte at offset {err.start} of the file")
-        except yaml.YAMLError as err:
-            return LineReject(reasons.LINE_NOT_JSON, f"the file is not valid YAML: {err}")
+        except (yaml.YAMLError, ValueError) as err:
+            return LineReject(reasons.LINE_NOT_JSON, f"the file is not a YAML document JSON can hold: {err}")
         if not isinstance(value, dict):
             return LineReject(reasons.LINE_NOT_AN_OBJECT, f"the file is a YAML {type(value).__name__}, not a mapping")
     else:
