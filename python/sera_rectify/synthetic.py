@@ -18,7 +18,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from .sources import COLUMNS
+from .sources import COLUMNS as COLUMNS  # the published row layout every synthetic row follows
 
 DATASETS = ("Sera-4.5A-Full-T1", "Sera-4.5A-Full-T2", "Sera-4.6-Lite-T1", "Sera-4.6-Lite-T2")
 SIZES = ("sample", "realistic")
