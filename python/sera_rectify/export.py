@@ -7,6 +7,8 @@ only ever holds a complete file: the previous good one or the new one.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,22 +55,29 @@ def remove_stale_temp_files(export_path: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
-def write_export(connection: duckdb.DuckDBPyConnection, relation: str, export_path: str, filters: dict[str, Any]) -> dict[str, Any]:
-    """Write the export to a temporary file, then rename it onto export_path; return a manifest row."""
-    target = Path(export_path)
+@contextmanager
+def atomic_file(target: Path) -> Iterator[Path]:
+    """A temporary path beside `target` to write to; renamed onto target when the block succeeds,
+    removed when it fails, so target only ever holds a complete file (the old one or the new one)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(target)
     temporary = target.with_name(target.name + TEMP_MARKER + str(os.getpid()))
-    query = export_query(relation, filters)
     try:
-        connection.execute(
-            f"copy ({query}) to {sql_literal(str(temporary))} (format parquet, compression zstd, "
-            f"compression_level {ZSTD_LEVEL}, row_group_size_bytes '{ROW_GROUP_SIZE_BYTES}', use_tmp_file false)"
-        )
-        rows = connection.execute(f"select count(*) from read_parquet({sql_literal(str(temporary))})").fetchone()[0]
+        yield temporary
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def write_export(connection: duckdb.DuckDBPyConnection, relation: str, export_path: str, filters: dict[str, Any]) -> dict[str, Any]:
+    """Write the export to a temporary file, then rename it onto export_path; return a manifest row."""
+    target = Path(export_path)
+    with atomic_file(target) as temporary:
+        connection.execute(
+            f"copy ({export_query(relation, filters)}) to {sql_literal(str(temporary))} (format parquet, compression zstd, "
+            f"compression_level {ZSTD_LEVEL}, row_group_size_bytes '{ROW_GROUP_SIZE_BYTES}', use_tmp_file false)"
+        )
+        rows = connection.execute(f"select count(*) from read_parquet({sql_literal(str(temporary))})").fetchone()[0]
     return {
         "export_path": str(target),
         "n_rows": rows,

@@ -1,0 +1,242 @@
+"""The dataset card (sera_rectify.card): rendered from a dict of numbers, gathered from DuckDB tables.
+
+The numbers below are the public card's own (shared/seed/dataset-card.md: 211,360 rows; 43-340 turns,
+avg 130.6; 13-112 tool calls, avg 42.2); the renderer must print them, never numbers of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from sera_rectify import card
+from sera_rectify.export import EXPORT_COLUMNS
+from sera_rectify.sft import SFT_COLUMNS
+
+PUBLISHED = [
+    ("Sera-4.5A-Full-T1", "GLM-4.5-Air", "full", "T1", 72118, 72118),
+    ("Sera-4.5A-Full-T2", "GLM-4.5-Air", "full", "T2", 66337, 66337),
+    ("Sera-4.6-Lite-T1", "GLM-4.6", "lite", "T1", 36825, 36824),
+    ("Sera-4.6-Lite-T2", "GLM-4.6", "lite", "T2", 36083, 36081),
+]
+
+
+def summary_row(teacher, scale, rollout, n_rows, messages=(43, 130.6, 340), calls=(13, 42.2, 112), recall=None) -> dict:
+    return {
+        "teacher": teacher,
+        "scale": scale,
+        "rollout": rollout,
+        "is_total": teacher is None,
+        "n_rows": n_rows,
+        "min_messages": messages[0],
+        "avg_messages": messages[1],
+        "max_messages": messages[2],
+        "min_tool_calls": calls[0],
+        "avg_tool_calls": calls[1],
+        "max_tool_calls": calls[2],
+        "avg_line_level_recall": recall,
+    }
+
+
+def published_numbers(**changes) -> dict:
+    numbers = {
+        "export_file": "sera_rectified.parquet",
+        "export_rows": 211360,
+        "filters": None,
+        "sft_file": "sera_rectified_sft.parquet",
+        "sft_rows": 211360,
+        "sources": [
+            {
+                "source_dataset": d,
+                "hub_repo_id": f"allenai/{d}",
+                "teacher": t,
+                "scale": s,
+                "rollout": r,
+                "rows_read": read,
+                "rows_out": out,
+                "rows_rejected": read - out,
+            }
+            for d, t, s, r, read, out in PUBLISHED
+        ],
+        "distribution": [
+            summary_row("GLM-4.5-Air", "full", "T1", 72118, (45, 120.1, 301), (14, 38.7, 99)),
+            summary_row("GLM-4.5-Air", "full", "T2", 66337, (46, 125.3, 310), (14, 40.4, 102), recall=0.8123),
+            summary_row("GLM-4.6", "lite", "T1", 36824, (43, 140.9, 340), (13, 45.6, 112)),
+            summary_row("GLM-4.6", "lite", "T2", 36081, (44, 150.2, 338), (13, 48.7, 111), recall=0.7654),
+        ],
+        "total": summary_row(None, None, None, 211360, recall=0.7901),
+        "rejects": [{"reason": "missing_tool_output", "n_rows": 3, "meaning": "an assistant tool call not followed by a tool message"}],
+    }
+    return numbers | changes
+
+
+def split_card(text: str) -> tuple[dict, str]:
+    assert text.startswith("---\n")
+    header, body = text[4:].split("\n---\n", 1)
+    return yaml.safe_load(header), body
+
+
+def test_header_is_hub_metadata() -> None:
+    header, _ = split_card(card.render_card(published_numbers()))
+    assert header["license"] == "odc-by"
+    assert header["task_categories"] == ["text-generation"]
+    assert header["size_categories"] == ["100K<n<1M"]
+    assert header["source_datasets"] == [f"allenai/{d}" for d, *_ in PUBLISHED]
+    assert header["configs"] == [
+        {"config_name": "default", "data_files": [{"split": "train", "path": "sera_rectified.parquet"}]},
+        {"config_name": "sft", "data_files": [{"split": "train", "path": "sera_rectified_sft.parquet"}]},
+    ]
+    assert {"code", "agent", "tool-use"} <= set(header["tags"])
+
+
+def test_the_numbers_appear() -> None:
+    _, body = split_card(card.render_card(published_numbers()))
+    assert "211,360 multi-turn SWE-agent coding trajectories" in body
+    assert "Trajectories range from 43 to 340 turns (avg 130.6), with 13–112 tool calls per row (avg 42.2)." in body
+    # origin: rows read, converted, rejected per source
+    assert (
+        "| [allenai/Sera-4.6-Lite-T1](https://huggingface.co/datasets/allenai/Sera-4.6-Lite-T1) "
+        "| 36,825 | 36,824 | 1 | GLM-4.6 | lite | T1 |" in body
+    )
+    # distribution, with the total
+    assert "| GLM-4.5-Air | full | T1 | 72,118 |" in body
+    assert "| **Total** |  |  | **211,360** |" in body
+    # per-group statistics
+    assert "| GLM-4.6 | lite | T2 | 44 | 150.2 | 338 | 13 | 48.7 | 111 | 0.7654 |" in body
+    assert "| GLM-4.5-Air | full | T1 | 45 | 120.1 | 301 | 14 | 38.7 | 99 | — |" in body
+    # conversion rate and rejects
+    assert "99.999% conversion rate** (211,360 / 211,363 source rows)" in body
+    assert "| `missing_tool_output` | 3 | an assistant tool call not followed by a tool message |" in body
+    assert "ODC-By" in body and "@misc{shen2026sera," in body
+
+
+def test_every_number_comes_from_the_dict() -> None:
+    """Change the numbers and the card changes with them (nothing is typed into the renderer)."""
+    numbers = published_numbers(export_rows=5, sft_rows=5, rejects=[])
+    numbers["total"] = summary_row(None, None, None, 5, (7, 8.5, 10), (1, 1.5, 2))
+    numbers["distribution"] = [summary_row("GLM-4.6", "lite", "T2", 5, (7, 8.5, 10), (1, 1.5, 2))]
+    numbers["sources"] = [numbers["sources"][3] | {"rows_read": 6, "rows_out": 5, "rows_rejected": 1}]
+    header, body = split_card(card.render_card(numbers))
+    assert header["size_categories"] == ["n<1K"]
+    assert "5 multi-turn SWE-agent coding trajectories" in body and "from 1 source dataset into" in body
+    assert "Trajectories range from 7 to 10 turns (avg 8.5), with 1–2 tool calls per row (avg 1.5)." in body
+    assert "83.333% conversion rate** (5 / 6 source rows)" in body
+    assert "No source row was rejected." in body
+    for published in ("211,360", "130.6", "42.2", "72,118"):
+        assert published not in body
+
+
+def test_without_an_sft_file_there_is_one_config() -> None:
+    header, body = split_card(card.render_card(published_numbers(sft_file=None, sft_rows=None)))
+    assert [c["config_name"] for c in header["configs"]] == ["default"]
+    assert "reasoning_content" not in body
+
+
+def test_a_filtered_export_says_so() -> None:
+    _, body = split_card(card.render_card(published_numbers(export_rows=25000, filters="rollout = 'T2'")))
+    assert "holds 25,000 of the 211,360 trajectories the build converted (filters: `rollout = 'T2'`)" in body
+    _, full = split_card(card.render_card(published_numbers()))
+    assert "Subset" not in full
+
+
+@pytest.mark.parametrize(
+    "n_rows, category",
+    [(0, "n<1K"), (999, "n<1K"), (1000, "1K<n<10K"), (93, "n<1K"), (99_999, "10K<n<100K"), (211_360, "100K<n<1M"), (1_000_000, "1M<n<10M")],
+)
+def test_size_category(n_rows: int, category: str) -> None:
+    assert card.size_category(n_rows) == category
+
+
+def test_schema_tables_cover_the_export_columns() -> None:
+    assert tuple(card.COLUMN_DOCS) == EXPORT_COLUMNS
+    assert set(card.SFT_COLUMN_DOCS) == set(SFT_COLUMNS)
+    _, body = split_card(card.render_card(published_numbers()))
+    for name in SFT_COLUMNS:
+        assert f"| `{name}` |" in body
+
+
+def test_files_are_named_relative_to_the_card(tmp_path: Path) -> None:
+    readme = tmp_path / "out" / "README.md"
+    assert card.relative_file(tmp_path / "out" / "a.parquet", readme) == "a.parquet"
+    assert card.relative_file(tmp_path / "out" / "sub" / "b.parquet", readme) == "sub/b.parquet"
+    assert card.relative_file(tmp_path / "elsewhere.parquet", readme) == "elsewhere.parquet"  # uploaded beside the card
+    assert card.card_path_for("output/sera_rectified.parquet") == Path("output/README.md")
+
+
+@pytest.fixture
+def small_db() -> duckdb.DuckDBPyConnection:
+    """The five tables card_numbers reads, shaped like the marts (a few rows)."""
+    connection = duckdb.connect()
+    connection.execute(
+        """
+        create table stg_sera__datasets as select * from (values
+            ('Sera-4.6-Lite-T2', 4, 'GLM-4.6', 'lite', 'T2', 'allenai/Sera-4.6-Lite-T2'),
+            ('my_runs', 5, 'GLM-4.6', 'lite', 'T1', null)
+        ) as t(source_dataset, dataset_order, teacher, scale, rollout, hub_repo_id);
+        create table source_reconciliation as select * from (values
+            ('my_runs', 1, 2::hugeint, 2, 0),
+            ('Sera-4.6-Lite-T2', 1, 5::hugeint, 3, 2)
+        ) as t(source_dataset, n_files, rows_read, rows_out, rows_rejected);
+        create table sera_rectified_rejects as select * from (values
+            ('Sera-4.6-Lite-T2', 'f', 1, 'x', 'not_submitted', 'd'),
+            ('Sera-4.6-Lite-T2', 'f', 2, 'y', 'not_submitted', 'd')
+        ) as t(source_dataset, source_file, source_row, instance_id, reason, detail);
+        create table reject_reasons as select * from (values
+            ('not_submitted', 'conversion.md §3', 'the last tool call is not a submit')
+        ) as t(reason, checked_in, meaning);
+        create table dataset_summary as select * from (values
+            ('GLM-4.6', 'lite', 'T1', false, 2, 7, 7.0, 7, 1, 1.0, 1, null),
+            ('GLM-4.6', 'lite', 'T2', false, 3, 10, 11.0, 13, 2, 2.3, 3, 0.5),
+            (null, null, null, true, 5, 7, 9.4, 13, 1, 1.8, 3, 0.5)
+        ) as t(teacher, scale, rollout, is_total, n_rows, min_messages, avg_messages, max_messages,
+               min_tool_calls, avg_tool_calls, max_tool_calls, avg_line_level_recall);
+        """
+    )
+    yield connection
+    connection.close()
+
+
+def test_card_numbers_read_the_tables(small_db: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    numbers = card.card_numbers(
+        small_db,
+        {name: name for name in card.RELATIONS},
+        card_path=str(tmp_path / "README.md"),
+        export_path=str(tmp_path / "x.parquet"),
+        export_rows=5,
+        sft_path=str(tmp_path / "x_sft.parquet"),
+        sft_rows=5,
+    )
+    assert numbers["export_file"] == "x.parquet" and numbers["sft_file"] == "x_sft.parquet"
+    assert [s["source_dataset"] for s in numbers["sources"]] == ["Sera-4.6-Lite-T2", "my_runs"]  # dataset order
+    assert numbers["sources"][0]["rows_read"] == 5 and isinstance(numbers["sources"][0]["rows_read"], int)
+    assert [d["rollout"] for d in numbers["distribution"]] == ["T1", "T2"]
+    assert numbers["total"]["n_rows"] == 5 and float(numbers["total"]["avg_messages"]) == 9.4
+    assert numbers["rejects"] == [{"reason": "not_submitted", "n_rows": 2, "meaning": "the last tool call is not a submit"}]
+    header, body = split_card(card.render_card(numbers))
+    assert header["source_datasets"] == ["allenai/Sera-4.6-Lite-T2"]
+    assert "| `my_runs` | 2 | 2 | 0 | GLM-4.6 | lite | T1 |" in body
+    assert "Trajectories range from 7 to 13 turns (avg 9.4), with 1–3 tool calls per row (avg 1.8)." in body
+
+
+def test_write_card_replaces_atomically(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "README.md"
+    target.parent.mkdir()
+    target.write_text("old")
+    (tmp_path / "out" / "README.md.tmp-99").write_text("half")
+    manifest = card.write_card("new card\n", target)
+    assert target.read_text() == "new card\n"
+    assert manifest == {"card_path": str(target), "n_bytes": 9}
+    assert sorted(p.name for p in target.parent.iterdir()) == ["README.md"]
+
+
+def test_command_needs_a_built_export(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    parser = argparse.ArgumentParser()
+    card.add_arguments(parser)
+    args = parser.parse_args(["--db", str(tmp_path / "none.duckdb"), "--export", str(tmp_path / "none.parquet")])
+    assert card.run(args) == 2
+    assert "no export" in capsys.readouterr().out
+    assert not (tmp_path / "README.md").exists()

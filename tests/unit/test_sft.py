@@ -1,0 +1,368 @@
+"""The SFT-ready variant (sera_rectify.sft): rectified rows to OpenAI chat messages, and the proof that a
+Hugging Face chat template with tools renders them.
+
+The rows are real: the three published rows of allenai/Sera-4.6-Lite-T2 in tests/fixtures/sera/, converted
+by sera_rectify.convert.convert_trajectory. The chat template is tests/fixtures/chat_templates/
+qwen3_tool_template.jinja, a Qwen3-style (Hermes <tool_call>) template that mirrors the one Qwen/Qwen3-8B
+ships in its tokenizer_config.json (see the file's header). It is rendered the way transformers'
+`apply_chat_template` renders a chat template (transformers/utils/chat_template_utils.py,
+`_compile_jinja_template`): a jinja2 ImmutableSandboxedEnvironment with trim_blocks and lstrip_blocks, the
+loopcontrols extension, a `tojson` filter that is json.dumps (no HTML escaping), and the globals
+`raise_exception` and `strftime_now`. jinja2 comes with dbt-core; transformers is not needed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import jinja2
+import jinja2.ext
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from jinja2.exceptions import TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from sera_rectify import convert, sft
+from sera_rectify.convert import Converted, convert_trajectory
+from sera_rectify.export import EXPORT_COLUMNS, export_query
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "chat_templates" / "qwen3_tool_template.jinja"
+DATASET = "Sera-4.6-Lite-T2"
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def converted(row: dict) -> Converted:
+    result = convert_trajectory(row["messages"], dataset=DATASET, instance_id=row["instance_id"], rollout_patch=row["rollout_patch"])
+    assert isinstance(result, Converted), result
+    return result
+
+
+@pytest.fixture(scope="module")
+def real_converted(sera_rows: list[dict]) -> list[Converted]:
+    return [converted(row) for row in sera_rows]
+
+
+@pytest.fixture(scope="module")
+def row0(real_converted: list[Converted]) -> Converted:
+    return real_converted[0]
+
+
+@pytest.fixture(scope="module")
+def row0_openai(row0: Converted) -> list[dict]:
+    return json.loads(sft.convert_messages(row0.messages))
+
+
+def compile_chat_template(source: str) -> jinja2.Template:
+    """A chat template compiled as transformers' apply_chat_template compiles it (module docstring)."""
+
+    def raise_exception(message: str) -> None:
+        raise TemplateError(message)
+
+    def tojson(value, ensure_ascii=False, indent=None, separators=None, sort_keys=False) -> str:
+        return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    environment.filters["tojson"] = tojson
+    environment.globals["raise_exception"] = raise_exception
+    environment.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    return environment.from_string(source)
+
+
+@pytest.fixture(scope="module")
+def chat_template() -> jinja2.Template:
+    return compile_chat_template(TEMPLATE.read_text(encoding="utf-8"))
+
+
+def render(template: jinja2.Template, messages: list[dict], tools: list[dict] | None) -> str:
+    # the variables apply_chat_template passes (plus the tokenizer's special tokens)
+    return template.render(
+        messages=messages, tools=tools, documents=None, add_generation_prompt=False, bos_token="", eos_token="<|im_end|>"
+    )
+
+
+def rectified(messages_json: str) -> list[dict]:
+    return json.loads(messages_json)
+
+
+# ---------------------------------------------------------------------------------------------
+# one row: the OpenAI list
+
+
+def test_roles_follow_the_chat_shape(row0_openai: list[dict]) -> None:
+    roles = [m["role"] for m in row0_openai]
+    assert roles[:2] == ["system", "user"]
+    body = roles[2:]
+    # (assistant call, tool)* then the final assistant
+    assert body[-1] == "assistant"
+    assert body[:-1] == ["assistant", "tool"] * ((len(body) - 1) // 2)
+
+
+def test_system_and_user_are_unchanged(row0: Converted, row0_openai: list[dict]) -> None:
+    source = rectified(row0.messages)
+    assert row0_openai[0] == source[0]
+    assert row0_openai[1] == source[1]
+
+
+def test_every_tool_message_answers_the_call_before_it(row0_openai: list[dict]) -> None:
+    ids = []
+    for previous, message in zip(row0_openai[:-1], row0_openai[1:], strict=True):
+        if message["role"] == "tool":
+            assert previous["role"] == "assistant"
+            (call,) = previous["tool_calls"]
+            assert message["tool_call_id"] == call["id"]
+            ids.append(call["id"])
+    assert len(ids) == len(set(ids)), "call ids are unique within the row"
+
+
+def test_tool_calls_are_openai_function_calls_with_json_string_arguments(row0: Converted, row0_openai: list[dict]) -> None:
+    calls = [call for m in row0_openai if m["role"] == "assistant" for call in m.get("tool_calls", [])]
+    assert len(calls) == row0.n_tool_calls == 16
+    source_calls = [
+        json.loads(m["content"][len("<tool_call>") : -len("</tool_call>")]) for m in rectified(row0.messages) if m["role"] == "tool_call"
+    ]
+    for index, (call, source) in enumerate(zip(calls, source_calls, strict=True)):
+        assert set(call) == {"id", "type", "function"}
+        assert call["type"] == "function"
+        assert call["id"] == f"call_{index}"
+        assert isinstance(call["function"]["arguments"], str)
+        arguments = json.loads(call["function"]["arguments"])
+        assert isinstance(arguments, dict)
+        assert {"name": call["function"]["name"], "arguments": arguments} == source
+        # written like the converter writes the tool_call (conversion.md §5), so the text is the same
+        assert call["function"]["arguments"] == json.dumps(source["arguments"], ensure_ascii=False)
+
+
+def test_reasoning_moves_to_reasoning_content_without_tags(row0: Converted, row0_openai: list[dict]) -> None:
+    assistants = [m for m in row0_openai if m["role"] == "assistant"]
+    reasonings = [m["content"] for m in rectified(row0.messages) if m["role"] == "reasoning"]
+    assert [convert.THINK_OPEN + m["reasoning_content"] + convert.THINK_CLOSE for m in assistants] == reasonings
+    assert all("<think>" not in m["reasoning_content"] and "</think>" not in m["reasoning_content"] for m in assistants)
+    assert all(m["content"] == "" for m in assistants[:-1])
+
+
+def test_tool_outputs_and_answer_lose_only_their_tags(row0: Converted, row0_openai: list[dict], sera_rows: list[dict]) -> None:
+    source = rectified(row0.messages)
+    outputs = [m["content"] for m in source if m["role"] == "tool_output"]
+    assert ["<tool_response>" + m["content"] + "</tool_response>" for m in row0_openai if m["role"] == "tool"] == outputs
+    final = row0_openai[-1]
+    assert set(final) == {"role", "reasoning_content", "content"}
+    assert final["content"] == sera_rows[0]["rollout_patch"]  # the answer is the rollout_patch (conversion.md §3)
+
+
+def test_message_count_matches_the_rectified_row(real_converted: list[Converted]) -> None:
+    for row in real_converted:
+        messages = json.loads(sft.convert_messages(row.messages))
+        # system, user, 2 per tool call, the final assistant
+        assert len(messages) == 2 * row.n_tool_calls + 3 == row.n_messages - row.n_tool_calls - 1
+
+
+def test_conversion_is_deterministic(row0: Converted) -> None:
+    assert sft.convert_messages(row0.messages) == sft.convert_messages(row0.messages)
+
+
+def test_tools_column_is_the_converters_tool_schemas() -> None:
+    assert sft.tools_json() == convert.tools_json()
+    assert [tool["function"]["name"] for tool in json.loads(sft.tools_json())] == ["bash", "str_replace_editor", "submit"]
+
+
+@pytest.mark.parametrize(
+    "messages, error",
+    [
+        ([{"role": "system", "content": "s"}, {"role": "user", "content": "u"}], "at least 4"),
+        (
+            [
+                {"role": "user", "content": "u"},
+                {"role": "system", "content": "s"},
+                {"role": "reasoning", "content": "<think>r</think>"},
+                {"role": "answer", "content": "<answer></answer>"},
+            ],
+            "message 0",
+        ),
+        (
+            [
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "u"},
+                {"role": "reasoning", "content": "r"},
+                {"role": "answer", "content": "<answer></answer>"},
+            ],
+            "message 2: reasoning content is not wrapped",
+        ),
+        (
+            [
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "u"},
+                {"role": "reasoning", "content": "<think>r</think>"},
+                {"role": "tool_call", "content": '<tool_call>{"name": "bash", "arguments": {}}</tool_call>'},
+            ],
+            "message 3",
+        ),
+        (
+            [
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "u"},
+                {"role": "reasoning", "content": "<think>r</think>"},
+                {"role": "tool_call", "content": '<tool_call>{"name": "bash"}</tool_call>'},
+                {"role": "tool_output", "content": "<tool_response></tool_response>"},
+                {"role": "reasoning", "content": "<think></think>"},
+                {"role": "answer", "content": "<answer></answer>"},
+            ],
+            "exactly name and arguments",
+        ),
+        (
+            [
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "u"},
+                {"role": "reasoning", "content": "<think>r</think>"},
+                {"role": "answer", "content": "<answer></answer>"},
+                {"role": "reasoning", "content": "<think></think>"},
+            ],
+            "nothing may follow the answer",
+        ),
+        (
+            [
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "u"},
+                {"role": "reasoning", "content": "<think>r</think>"},
+                {"role": "tool_call", "content": '<tool_call>{"name": "bash", "arguments": {}}</tool_call>'},
+                {"role": "tool_output", "content": "<tool_response></tool_response>"},
+            ],
+            "without an answer",
+        ),
+    ],
+)
+def test_a_row_outside_the_strict_format_is_refused(messages: list[dict], error: str) -> None:
+    with pytest.raises(sft.NotRectified, match=re.escape(error)):
+        sft.convert_messages(json.dumps(messages))
+
+
+def test_the_smallest_row() -> None:
+    messages = [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "u"},
+        {"role": "reasoning", "content": "<think>r</think>"},
+        {"role": "answer", "content": "<answer>diff</answer>"},
+    ]
+    assert json.loads(sft.convert_messages(json.dumps(messages))) == [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "u"},
+        {"role": "assistant", "reasoning_content": "r", "content": "diff"},
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# the chat-template proof
+
+
+def test_rows_render_through_a_tool_chat_template(chat_template: jinja2.Template, real_converted: list[Converted]) -> None:
+    tools = json.loads(sft.tools_json())  # what a user passes as apply_chat_template(..., tools=json.loads(row["tools"]))
+    for row in real_converted:
+        messages = json.loads(sft.convert_messages(row.messages))
+        text = render(chat_template, messages, tools)
+        assert text.startswith("<|im_start|>system\n" + messages[0]["content"] + "\n\n# Tools\n")
+        for tool in tools:
+            assert json.dumps(tool, ensure_ascii=False) in text
+        assert "<|im_start|>user\n" + messages[1]["content"] + "<|im_end|>\n" in text
+        for message in messages[2:]:
+            if message["role"] == "assistant":
+                assert "<think>\n" + message["reasoning_content"].strip("\n") + "\n</think>\n\n" + message["content"] in text
+                for call in message.get("tool_calls", []):
+                    function = call["function"]
+                    assert (
+                        '<tool_call>\n{"name": "' + function["name"] + '", "arguments": ' + function["arguments"] + "}\n</tool_call>"
+                        in text
+                    )
+            else:
+                assert "<|im_start|>user\n<tool_response>\n" + message["content"] + "\n</tool_response><|im_end|>\n" in text
+        assert text.count('<tool_call>\n{"name": "') == row.n_tool_calls  # (the system block's example has no quote)
+        assert text.count("<tool_response>\n") == row.n_tool_calls
+        assert text.endswith(messages[-1]["content"] + "<|im_end|>\n")
+
+
+def test_the_template_refuses_a_tool_message_with_the_wrong_id(chat_template: jinja2.Template, row0_openai: list[dict]) -> None:
+    broken = json.loads(json.dumps(row0_openai))
+    broken[3]["tool_call_id"] = "call_99"
+    with pytest.raises(TemplateError, match="call_99"):
+        render(chat_template, broken, json.loads(sft.tools_json()))
+
+
+def test_the_template_refuses_a_call_without_its_tool_message(chat_template: jinja2.Template, row0_openai: list[dict]) -> None:
+    broken = row0_openai[:3] + row0_openai[4:]
+    with pytest.raises(TemplateError, match="has no tool message"):
+        render(chat_template, broken, json.loads(sft.tools_json()))
+
+
+# ---------------------------------------------------------------------------------------------
+# streams and the file
+
+
+def export_batch(rows: list[Converted], recall: float | None = 0.5) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pydict(
+        {
+            "messages": [row.messages for row in rows],
+            "instance_id": [f"id_{i}" for i in range(len(rows))],
+            "teacher": ["GLM-4.6"] * len(rows),
+            "scale": ["lite"] * len(rows),
+            "rollout": ["T2"] * len(rows),
+            "func_name": [None] * len(rows),
+            "func_path": ["a.py"] * len(rows),
+            "line_level_recall": [recall] * len(rows),
+        }
+    )
+
+
+def test_row_groups_keep_order_and_stay_under_the_byte_budget(real_converted: list[Converted]) -> None:
+    rows = real_converted * 4
+    batches = [export_batch(rows[i : i + 5]) for i in range(0, len(rows), 5)]
+    budget = 2 * max(len(row.messages.encode()) for row in rows) + 4 * len(sft.tools_json())
+    groups = list(sft.sft_row_groups(iter(batches), budget))
+    assert len(groups) > 1
+    table = pa.concat_tables(groups)
+    assert table.schema == sft.SFT_SCHEMA
+    assert table.column_names == ["messages", "tools", *[c for c in EXPORT_COLUMNS if c != "messages"]]
+    assert table.column("messages").to_pylist() == [sft.convert_messages(row.messages) for row in rows]
+    assert table.column("instance_id").to_pylist() == [f"id_{i % 5}" for i in range(len(rows))]
+    for group in groups:
+        assert group.num_rows == 1 or sum(sft.row_sizes(group.combine_chunks().to_batches()[0])) <= budget
+
+
+def test_a_row_over_the_budget_gets_a_group_of_its_own(real_converted: list[Converted]) -> None:
+    groups = list(sft.sft_row_groups([export_batch(real_converted)], max_bytes=1))
+    assert [group.num_rows for group in groups] == [1, 1, 1]
+
+
+def test_write_sft_export_follows_the_main_export(tmp_path: Path, real_converted: list[Converted]) -> None:
+    """Same rows, order and filters as the main export (export.export_query); zstd; all fields nullable; atomic."""
+    table = pa.Table.from_batches([export_batch(real_converted, recall=None)]).append_column("dataset_order", pa.array([1, 1, 1]))
+    table = table.append_column("source_file", pa.array(["f"] * 3)).append_column("source_row", pa.array([2, 0, 1]))
+    target = tmp_path / "out" / "x_sft.parquet"
+    stale = target.with_name(target.name + ".tmp-123")
+    target.parent.mkdir()
+    stale.write_bytes(b"half")
+    with duckdb.connect() as connection:
+        connection.register("rows", table)
+        manifest = sft.write_sft_export(connection, "rows", str(target), {}, batch_rows=1, max_row_group_bytes=1)
+        filtered = sft.write_sft_export(connection, "rows", str(tmp_path / "t1.parquet"), {"rollout": "T1"})
+        main_order = [row[0] for row in connection.sql(export_query("rows", {})).fetchall()]
+    assert manifest == {"export_path": str(target), "n_rows": 3, "n_bytes": target.stat().st_size, "filters": None}
+    assert not stale.exists() and sorted(p.name for p in target.parent.iterdir()) == ["x_sft.parquet"]
+    written = pq.ParquetFile(target)
+    assert written.schema_arrow == sft.SFT_SCHEMA
+    assert all(field.nullable for field in written.schema_arrow)
+    assert written.metadata.num_row_groups == 3
+    codecs = {written.metadata.row_group(g).column(c).compression for g in range(3) for c in range(written.metadata.num_columns)}
+    assert codecs == {"ZSTD"}
+    assert written.read().column("messages").to_pylist() == [sft.convert_messages(text) for text in main_order]  # the main export's order
+    assert filtered["n_rows"] == 0 and filtered["filters"] == "rollout = 'T1'"
+
+
+def test_default_sft_path_sits_beside_the_export() -> None:
+    assert sft.default_sft_path("output/sera_rectified.parquet") == "output/sera_rectified_sft.parquet"
+    assert sft.default_sft_path("/x/lite_t2.parquet") == "/x/lite_t2_sft.parquet"
