@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DBT := DBT_PROFILES_DIR=$(CURDIR) $(BIN)/dbt
 SHARED ?= ../shared
 
-.PHONY: run test venv sample real query docs clean
+.PHONY: run test venv sample real subset-lite-t2 subset-verified query docs clean
 
 # Python 3.11 venv with the pinned dependencies; re-installed when pyproject.toml changes
 $(BIN)/.installed: pyproject.toml
@@ -34,6 +34,13 @@ sample: venv
 ## build on the real sources downloaded with `python -m sera_rectify download --dest data/sources`
 real: venv
 	$(DBT) build --vars '{sources_dir: data/sources}'
+
+## filtered exports, each in its own folder with its SFT file and card (the DuckDB tables keep every row)
+subset-lite-t2: venv
+	$(DBT) build --vars '{teacher: GLM-4.6, rollout: T2, min_recall: 0.75, export_path: output/lite_t2_075/data.parquet}'
+
+subset-verified: venv
+	$(DBT) build --vars '{min_recall: 0.75, export_path: output/verified_075/data.parquet}'
 
 ## ad-hoc SQL, read-only: `make query` lists queries/, `make query Q=rows_by_teacher_rollout [DB=file.duckdb] [ARGS='--set instance_id=...']`
 query: venv
