@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DBT := DBT_PROFILES_DIR=$(CURDIR) $(BIN)/dbt
 SHARED ?= ../shared
 
-.PHONY: run test venv sample real subset-lite-t2 subset-verified query docs clean
+.PHONY: run test venv sample real subset-lite-t2 subset-verified bench bench-profile query docs clean
 
 # Python 3.11 venv with the pinned dependencies; re-installed when pyproject.toml changes
 $(BIN)/.installed: pyproject.toml
@@ -41,6 +41,15 @@ subset-lite-t2: venv
 
 subset-verified: venv
 	$(DBT) build --vars '{min_recall: 0.75, export_path: output/verified_075/data.parquet}'
+
+## benchmark: copy floor vs naive converter vs the whole dbt build at N and 2N (N = 2 GB): table + bench/results/latest.json
+BENCH_BYTES ?= 2e9
+bench: venv
+	$(BIN)/python bench/run.py --bytes $(BENCH_BYTES) --out bench/results/latest.json
+
+## where the conversion's time goes: cProfile of a small slice
+bench-profile: venv
+	$(BIN)/python bench/run.py --profile --out bench/results/profile.json
 
 ## ad-hoc SQL, read-only: `make query` lists queries/, `make query Q=rows_by_teacher_rollout [DB=file.duckdb] [ARGS='--set instance_id=...']`
 query: venv
