@@ -148,14 +148,18 @@ def check_preamble(roles: list[str]) -> None:
 
 
 def parse_tool_arguments(arguments: Any, index: int) -> dict:
-    """Arguments as an object (§2): a JSON string is parsed, an object kept, null or "" is {}."""
+    """Arguments as an object (§2): a JSON string is parsed, an object kept, null or "" is {}.
+
+    Parsed with stdlib json, not orjson: the values are written back (§5), and orjson turns an
+    integer beyond 64 bits into a float (10**30 would come back as 1e+30).
+    """
     if arguments is None or arguments == "":
         return {}
     if isinstance(arguments, dict):
         return arguments
     if isinstance(arguments, str):
         try:
-            parsed = jsontext.loads(arguments)
+            parsed = jsontext.loads_allowing_surrogates(arguments)
         except ValueError:
             raise Rejected(reasons.MALFORMED_TOOL_ARGUMENTS, f"message {index}: tool arguments are not valid JSON") from None
         if isinstance(parsed, dict):

@@ -8,6 +8,7 @@ NaN / Infinity, which are not JSON. So: orjson first, stdlib json with those con
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import orjson
@@ -17,11 +18,20 @@ def refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def finite_float(text: str) -> float:
+    """A JSON number as a float; one too large for a double (1e400) would be written back as
+    Infinity, which is not JSON, so it is refused."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is too large to keep exactly")
+    return value
+
+
 def loads_allowing_surrogates(text: str) -> Any:
     """stdlib json, strict about NaN / Infinity; raises ValueError on anything that is not JSON,
     including nesting too deep for Python's recursion limit (orjson stops at 1024 levels)."""
     try:
-        return json.loads(text, parse_constant=refuse_constant)
+        return json.loads(text, parse_constant=refuse_constant, parse_float=finite_float)
     except RecursionError:
         raise ValueError("JSON nested too deeply to parse") from None
 

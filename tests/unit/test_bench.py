@@ -159,10 +159,10 @@ ROW_EDITS = {
     "null_rollout_patch_answer_from_last_output": lambda row, messages: row.update(rollout_patch=None),
     "metadata_not_strings_and_surrogates": lambda row, messages: row.update(instance_id=17, func_name="f\ud800", func_path=None),
 }
-# Where the two converters disagree; by the spec the project is wrong (reported to its owners).
-KNOWN_DIVERGENCES = {
-    # §2/§5: arguments are parsed JSON re-dumped with json.dumps; an integer beyond 64 bits must stay exact.
-    # The project parses with orjson, which turns it into a float (1e+30): the project is wrong.
+# Where the two converters once disagreed (the project was wrong by the spec, since fixed): kept as regressions.
+FIXED_DIVERGENCES = {
+    # §2/§5: arguments are parsed JSON re-dumped with json.dumps; an integer beyond 64 bits must stay exact
+    # (orjson had turned it into the float 1e+30).
     "arguments_big_integer": lambda m: _set_call(m, name="bash", arguments='{"n": 1000000000000000000000000000000}'),
 }
 
@@ -200,12 +200,11 @@ def test_naive_converter_equals_the_project_on_edge_cases(naive: ModuleType, rea
     assert _compare_one(naive, dataset, row) == []
 
 
-@pytest.mark.xfail(reason="known divergence: the project is wrong by the spec (reported); remove when fixed", strict=False)
-@pytest.mark.parametrize("case", sorted(KNOWN_DIVERGENCES))
-def test_known_divergences(naive: ModuleType, real_row: tuple[str, dict], case: str) -> None:
+@pytest.mark.parametrize("case", sorted(FIXED_DIVERGENCES))
+def test_fixed_divergences(naive: ModuleType, real_row: tuple[str, dict], case: str) -> None:
     dataset, row = real_row
     row, messages = dict(row), json.loads(row["messages"])
-    KNOWN_DIVERGENCES[case](messages)
+    FIXED_DIVERGENCES[case](messages)
     row["messages"] = json.dumps(messages)
     assert _compare_one(naive, dataset, row) == []
 

@@ -51,3 +51,15 @@ def test_loads_refuses_what_is_not_json(text: str) -> None:
 
 def test_loads_accepts_lone_surrogate_escapes() -> None:
     assert jsontext.loads('["\\ud83d"]') == ["\ud83d"]
+
+
+def test_big_integers_in_tool_arguments_stay_exact() -> None:
+    from sera_rectify.convert import parse_tool_arguments, render_tool_call
+
+    arguments = parse_tool_arguments('{"n": 1000000000000000000000000000000, "m": -9223372036854775809}', 3)
+    assert render_tool_call("bash", arguments) == '<tool_call>{"name": "bash", "arguments": {"n": 1000000000000000000000000000000, "m": -9223372036854775809}}</tool_call>'
+
+
+def test_a_number_too_large_for_a_double_is_not_json_we_can_keep() -> None:
+    with pytest.raises(ValueError, match="too large"):
+        jsontext.loads('{"a": 1e400}')
