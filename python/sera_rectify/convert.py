@@ -92,7 +92,7 @@ def load_messages(raw: Any) -> list[dict]:
         except ValueError as err:
             raise Rejected(reasons.MESSAGES_NOT_JSON, f"messages is not valid JSON: {err}") from None
     if not isinstance(raw, list) or not all(isinstance(m, dict) for m in raw):
-        raise Rejected(reasons.MESSAGES_NOT_A_LIST, f"messages is a JSON {type(raw).__name__}, not a list of objects")
+        raise Rejected(reasons.MESSAGES_NOT_A_LIST, f"messages is {jsontext.json_type_name(raw)}, not an array of objects")
     if not raw:
         raise Rejected(reasons.MESSAGES_EMPTY, "messages is an empty list")
     return raw
@@ -120,8 +120,8 @@ def flatten_content(content: Any, index: int) -> str:
         texts = []
         for part in content:
             if not isinstance(part, dict) or part.get("type") != "text":
-                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
-                raise Rejected(reasons.UNSUPPORTED_CONTENT_PART, f"message {index} has a content part of type {kind!r}")
+                kind = repr(part.get("type")) if isinstance(part, dict) else jsontext.json_type_name(part)
+                raise Rejected(reasons.UNSUPPORTED_CONTENT_PART, f"message {index} has a content part of type {kind}")
             text = part.get("text")
             if text is None:
                 text = ""
@@ -129,7 +129,7 @@ def flatten_content(content: Any, index: int) -> str:
                 raise Rejected(reasons.UNSUPPORTED_CONTENT_PART, f"message {index} has a text part whose text is not a string")
             texts.append(text)
         return "".join(texts)
-    raise Rejected(reasons.UNSUPPORTED_CONTENT_PART, f"message {index} has content of type {type(content).__name__}")
+    raise Rejected(reasons.UNSUPPORTED_CONTENT_PART, f"message {index} has content that is {jsontext.json_type_name(content)}")
 
 
 def check_preamble(roles: list[str]) -> None:
@@ -164,10 +164,10 @@ def parse_tool_arguments(arguments: Any, index: int) -> dict:
             raise Rejected(reasons.MALFORMED_TOOL_ARGUMENTS, f"message {index}: tool arguments are not valid JSON") from None
         if isinstance(parsed, dict):
             return parsed
-        kind = type(parsed).__name__
+        kind = jsontext.json_type_name(parsed)
     else:
-        kind = type(arguments).__name__
-    raise Rejected(reasons.MALFORMED_TOOL_ARGUMENTS, f"message {index}: tool arguments are a {kind}, not an object")
+        kind = jsontext.json_type_name(arguments)
+    raise Rejected(reasons.MALFORMED_TOOL_ARGUMENTS, f"message {index}: tool arguments are {kind}, not an object")
 
 
 def tool_call_of(message: dict, index: int) -> dict | None:
@@ -176,7 +176,7 @@ def tool_call_of(message: dict, index: int) -> dict | None:
     if calls is None or calls == []:
         return None
     if not isinstance(calls, list):
-        raise Rejected(reasons.UNKNOWN_TOOL, f"message {index}: tool_calls is a {type(calls).__name__}, not a list")
+        raise Rejected(reasons.UNKNOWN_TOOL, f"message {index}: tool_calls is {jsontext.json_type_name(calls)}, not an array")
     if len(calls) > 1:
         raise Rejected(reasons.PARALLEL_TOOL_CALLS, f"message {index} has {len(calls)} tool calls")
     call = calls[0]

@@ -14,6 +14,23 @@ from typing import Any
 import orjson
 
 
+def json_type_name(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages a person reads ("an array", not "a list")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
 def refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 

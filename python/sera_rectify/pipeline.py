@@ -22,7 +22,6 @@ import pyarrow as pa
 from .convert import Reject, convert_trajectory, replace_lone_surrogates
 from .recall import line_level_recall
 from .sources import (
-    SERA_KIND,
     LineReject,
     SourceError,
     SourceFile,
@@ -301,19 +300,18 @@ def converted_reader(
     return pa.RecordBatchReader.from_batches(CONVERTED_SCHEMA, convert_files(files, workers or default_workers(), progress))
 
 
-def source_file_manifest(datasets: list[dict[str, Any]], requested: list[str]) -> pa.Table:
+def source_file_manifest(datasets: list[dict[str, Any]], requested: list[str], published: list[str]) -> pa.Table:
     """One row per data file of the selected datasets, with its size and an independent row count.
 
     `datasets` are the rows of stg_sera__datasets in dataset order (source_dataset, dataset_dir,
-    source_kind); `requested` is the `datasets` var: a name the seed does not know is an error, not
-    an empty dataset.
+    source_kind); `requested` is the `datasets` var and `published` the names the sera_datasets seed
+    lists: a name the seed does not know is an error, not an empty dataset.
     """
-    known = [row["source_dataset"] for row in datasets if row["source_kind"] == SERA_KIND]
-    unknown = [name for name in requested if name not in known]
+    unknown = [name for name in requested if name not in published]
     if unknown:
         raise SourceError(
             f"the datasets var names {', '.join(unknown)}, which seeds/sera_datasets.csv does not list. "
-            f"Use dataset folder names from that seed, e.g. Sera-4.6-Lite-T2."
+            f"Use one of: {', '.join(published)}."
         )
     rows = []
     for row in datasets:

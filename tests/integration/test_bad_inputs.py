@@ -247,13 +247,13 @@ CASES: list[Case] = [
       Rejected("messages_not_json", "not valid JSON")),
     C("messages an object", T1, "cases.jsonl",
       messages_column("rej-messages-object", '{"role": "system"}'),
-      Rejected("messages_not_a_list", "dict")),
+      Rejected("messages_not_a_list", "is an object")),
     C("messages a list of strings", T1, "cases.jsonl",
       messages_column("rej-messages-strings", '["system", "user"]'),
-      Rejected("messages_not_a_list", "not a list of objects")),
+      Rejected("messages_not_a_list", "not an array of objects")),
     C("messages a number", T1, "cases.jsonl",
       messages_column("rej-messages-number", "42"),
-      Rejected("messages_not_a_list", "int")),
+      Rejected("messages_not_a_list", "is a number")),
     C("messages an empty list", T1, "cases.jsonl",
       messages_column("rej-messages-empty-list", "[]"),
       Rejected("messages_empty", "empty list")),
@@ -415,7 +415,7 @@ CASES: list[Case] = [
       Converts()),
     C("line a JSON list", T1, "lines/c_not_objects.jsonl",
       lambda: b"[1, 2, 3]",
-      Rejected("line_not_an_object", "list")),
+      Rejected("line_not_an_object", "is an array")),
     C("line a JSON string", T1, "lines/c_not_objects.jsonl",
       lambda: b'"just a string"',
       Rejected("line_not_an_object", "not an object")),
@@ -433,7 +433,7 @@ CASES: list[Case] = [
       Converts()),
     C("all-bad file: a list", T1, "lines/d_all_bad.jsonl",
       lambda: b"[1]",
-      Rejected("line_not_an_object", "list")),
+      Rejected("line_not_an_object", "is an array")),
     C("all-bad file: cut JSON", T1, "lines/d_all_bad.jsonl",
       lambda: b'{"messages": ',
       Rejected("line_not_json", "not valid JSON")),
@@ -702,7 +702,7 @@ def corrupt_zstd(sources: Path) -> list[str]:
 def unknown_dataset(sources: Path) -> list[str]:
     good_file(sources)
     good_file(sources, T2)
-    return ["Sera-9-Mega-T1", "seeds/sera_datasets.csv", "Use dataset folder names from that seed"]
+    return ["Sera-9-Mega-T1", "seeds/sera_datasets.csv", "Use one of: Sera-4.5A-Full-T1, Sera-4.5A-Full-T2, Sera-4.6-Lite-T1, Sera-4.6-Lite-T2"]
 
 
 @dataclass(frozen=True)

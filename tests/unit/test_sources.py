@@ -85,7 +85,7 @@ def test_dataset_folder_without_data_file_is_an_error(tmp_path: Path) -> None:
 
 def test_unknown_dataset_in_var_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="Sera-9"):
-        source_file_manifest([], ["Sera-9"])
+        source_file_manifest([], ["Sera-9"], published=["Sera-4.6-Lite-T2"])
 
 
 def test_count_rows_skips_blank_lines_in_plain_gzip_and_zstd(tmp_path: Path) -> None:

@@ -11,4 +11,5 @@ def model(dbt, session):
     dbt.config(materialized="table")
     datasets = dbt.ref("stg_sera__datasets").order("dataset_order").to_arrow_table().to_pylist()
     requested = [name for name in dbt.config.get("datasets").split(",") if name]
-    return source_file_manifest(datasets, requested)
+    published = dbt.ref("sera_datasets").order("dataset_order").to_arrow_table().column("dataset").to_pylist()
+    return source_file_manifest(datasets, requested, published)
