@@ -1,7 +1,8 @@
-"""The dbt data test tests/data/assert_role_sequence_is_valid.sql, run on crafted rows in DuckDB.
+"""The dbt data tests assert_role_sequence_is_valid.sql and assert_tool_calls_are_valid.sql (tests/data/),
+run on crafted rows in DuckDB.
 
-It is the independent SQL re-check of spec/conversion.md §6; here it must flag each kind of broken
-trajectory (so it can fail) and pass the converter's real output.
+They are the independent SQL re-check of spec/conversion.md §6; here together they must flag each kind
+of broken trajectory (so they can fail) and pass the converter's real output.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import yaml
 from sera_rectify.convert import Converted, convert_trajectory
 
 REPO = Path(__file__).resolve().parents[2]
-TEST_SQL = REPO / "tests" / "data" / "assert_role_sequence_is_valid.sql"
+TEST_SQLS = [REPO / "tests" / "data" / name for name in ("assert_role_sequence_is_valid.sql", "assert_tool_calls_are_valid.sql")]
 
 GOOD = [
     {"role": "system", "content": "s"},
@@ -54,17 +55,17 @@ BROKEN = {
     "tool output without tags": (with_message(4, {"role": "tool_output", "content": "x"}), "rendered as"),
     "extra key": (with_message(1, {"role": "user", "content": "u", "x": 1}), "rendered as"),
     "content not a string": (with_message(1, {"role": "user", "content": 5}), "rendered as"),
-    "unknown tool": (with_message(3, tool_call('{"name": "rm", "arguments": {}}')), "tool call 1 (message 3) is not {name"),
-    "arguments a list": (with_message(3, tool_call('{"name": "bash", "arguments": [1]}')), "tool call 1 (message 3) is not {name"),
-    "keys in the wrong order": (with_message(3, tool_call('{"arguments": {}, "name": "bash"}')), "tool call 1 (message 3) is not {name"),
-    "tool call not JSON": (with_message(3, tool_call('{"name": ')), "tool call 1 (message 3) is not JSON"),
+    "unknown tool": (with_message(3, tool_call('{"name": "rm", "arguments": {}}')), "a tool_call is not {name, arguments}"),
+    "arguments a list": (with_message(3, tool_call('{"name": "bash", "arguments": [1]}')), "a tool_call is not {name, arguments}"),
+    "keys in the wrong order": (with_message(3, tool_call('{"arguments": {}, "name": "bash"}')), "a tool_call is not {name, arguments}"),
+    "tool call not JSON": (with_message(3, tool_call('{"name": ')), "a tool_call is not JSON"),
 }
 
 
-def render_test_sql() -> str:
-    """The dbt test as dbt would compile it: ref() to the table, var('tool_names') from dbt_project.yml."""
+def render_test_sql(path: Path) -> str:
+    """A dbt test as dbt would compile it: ref() to the table, var('tool_names') from dbt_project.yml."""
     tool_names = yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"]["tool_names"]
-    template = jinja2.Environment().from_string(TEST_SQL.read_text())
+    template = jinja2.Environment().from_string(path.read_text())
     return template.render(ref=lambda name: name, var=lambda name: {"tool_names": tool_names}[name])
 
 
@@ -72,7 +73,7 @@ def failing_rows(messages: list[str | None]) -> dict[int, str]:
     with duckdb.connect() as connection:
         connection.execute("create table sera_rectified (source_dataset varchar, source_file varchar, source_row bigint, messages varchar)")
         connection.executemany("insert into sera_rectified values ('d', 'f', ?, ?)", list(enumerate(messages)))
-        return {row: problem for _, _, row, problem in connection.execute(render_test_sql()).fetchall()}
+        return {row: problem for path in TEST_SQLS for _, _, row, problem in connection.execute(render_test_sql(path)).fetchall()}
 
 
 def test_a_valid_trajectory_passes() -> None:
