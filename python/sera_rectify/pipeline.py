@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -34,6 +34,9 @@ from .sources import (
     read_bytes,
     traj_record,
 )
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 CHUNK_MAX_ROWS = 256
 PROGRESS_INTERVAL_SECONDS = 15.0
@@ -242,21 +245,23 @@ def chunks_of(files: list[tuple[SourceFile, Dataset]]) -> Iterator[Chunk]:
 
 def worker_context() -> multiprocessing.context.BaseContext:
     """fork where the platform has it: a spawned worker re-imports the parent's main script, which
-    under dbt is its whole CLI (~3 s per worker); the forked worker runs only convert_chunk."""
+    under dbt is its whole CLI (~3 s per worker); the forked worker runs only the mapped function."""
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def map_in_order(chunks: Iterator[Chunk], workers: int) -> Iterator[tuple[Chunk, tuple[pa.RecordBatch, set[str], int]]]:
-    """convert_chunk over the chunks, in order, with a bounded window of work in flight."""
+def ordered_map(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[tuple[T, R]]:
+    """(item, function(item)) for each item, in input order, computed by `workers` processes with at
+    most 2 x workers items in flight (Executor.map would submit the whole input at once). `function`
+    must be a module-level function of the installed package so the workers can find it."""
     if workers <= 1:
-        for chunk in chunks:
-            yield chunk, convert_chunk(chunk)
+        for item in items:
+            yield item, function(item)
         return
-    window: deque[tuple[Chunk, Future]] = deque()
+    window: deque[tuple[T, Future]] = deque()
     with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
-        for chunk in chunks:
-            window.append((chunk, pool.submit(convert_chunk, chunk)))
+        for item in items:
+            window.append((item, pool.submit(function, item)))
             if len(window) >= 2 * workers:
                 done, future = window.popleft()
                 yield done, future.result()
@@ -269,7 +274,7 @@ def convert_files(files: list[tuple[SourceFile, Dataset]], workers: int, progres
     """Converted record batches for the files in order; checks each JSON Lines file's columns at its end."""
     keys: set[str] = set()
     n_objects = 0
-    for chunk, (batch, chunk_keys, chunk_objects) in map_in_order(chunks_of(files), workers):
+    for chunk, (batch, chunk_keys, chunk_objects) in ordered_map(convert_chunk, chunks_of(files), workers):
         if progress:
             progress.add(batch, chunk.n_bytes)
         keys |= chunk_keys

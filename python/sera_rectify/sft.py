@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from . import convert
 from .export import EXPORT_COLUMNS, ZSTD_LEVEL, atomic_file, export_filters, export_query
+from .pipeline import default_workers, ordered_map
 
 # the tag pairs of conversion.md §5, by role
 TAGS = {
@@ -205,17 +206,20 @@ def row_sizes(batch: pa.RecordBatch) -> list[int]:
     return [size + ROW_OVERHEAD_BYTES for size in sizes.to_pylist()]
 
 
-def sft_row_groups(batches: Iterable[pa.RecordBatch], max_bytes: int = MAX_ROW_GROUP_BYTES) -> Iterator[pa.Table]:
+def sft_batch_of(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """sft_batch with the tool schemas of spec/tools.json (what the worker processes run)."""
+    return sft_batch(batch, tools_json())
+
+
+def sft_row_groups(batches: Iterable[pa.RecordBatch], max_bytes: int = MAX_ROW_GROUP_BYTES, workers: int = 1) -> Iterator[pa.Table]:
     """Convert export batches in order and regroup them into tables of at most `max_bytes`
     (uncompressed, approximately), one per Parquet row group, so readers that stream (the Hub
     viewer, `datasets` streaming) never hold a huge group (spec/output.md). A single row larger than
     `max_bytes` gets a group of its own. At most one group is held in memory at a time.
     """
-    tools = tools_json()
     pending: list[pa.RecordBatch] = []
     pending_bytes = 0
-    for source in batches:
-        batch = sft_batch(source, tools)
+    for _, batch in ordered_map(sft_batch_of, batches, workers):
         start = 0
         for offset, size in enumerate(row_sizes(batch)):
             if pending_bytes + size > max_bytes and (pending or offset > start):
@@ -261,7 +265,7 @@ def write_sft_export(
             atomic_file(target) as temporary,
             pq.ParquetWriter(temporary, SFT_SCHEMA, compression="zstd", compression_level=ZSTD_LEVEL) as writer,
         ):
-            for table in sft_row_groups(reader, max_row_group_bytes):
+            for table in sft_row_groups(reader, max_row_group_bytes, default_workers()):
                 writer.write_table(table, row_group_size=table.num_rows)
                 rows += table.num_rows
     finally:

@@ -333,6 +333,15 @@ def test_row_groups_keep_order_and_stay_under_the_byte_budget(real_converted: li
         assert group.num_rows == 1 or sum(sft.row_sizes(group.combine_chunks().to_batches()[0])) <= budget
 
 
+def test_worker_processes_give_the_same_row_groups(real_converted: list[Converted]) -> None:
+    rows = real_converted * 4
+    batches = [export_batch(rows[i : i + 3]) for i in range(0, len(rows), 3)]
+    budget = 3 * max(len(row.messages.encode()) for row in rows)
+    single = pa.concat_tables(sft.sft_row_groups(iter(batches), budget, workers=1))
+    parallel = pa.concat_tables(sft.sft_row_groups(iter(batches), budget, workers=2))
+    assert parallel.equals(single)
+
+
 def test_a_row_over_the_budget_gets_a_group_of_its_own(real_converted: list[Converted]) -> None:
     groups = list(sft.sft_row_groups([export_batch(real_converted)], max_bytes=1))
     assert [group.num_rows for group in groups] == [1, 1, 1]
