@@ -23,6 +23,7 @@ run: venv
 
 ## every test: pytest (unit + integration) then dbt build on the sample (runs the dbt data tests)
 test: venv
+	$(BIN)/ruff check python models tests scripts bench
 	$(BIN)/python -m pytest
 	$(DBT) build
 	@if [ -f $(SHARED)/tools/check_output.py ]; then $(BIN)/python $(SHARED)/tools/check_output.py output/sera_rectified.parquet; fi

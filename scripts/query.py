@@ -46,12 +46,16 @@ def resolve(name: str) -> Path | None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python scripts/query.py", description=__doc__.splitlines()[0])
     parser.add_argument("name", nargs="?", help="query name (see --list) or path to a .sql file")
-    parser.add_argument("--db", default=os.environ.get("SERA_DB", "sera.duckdb"), help="DuckDB file (default: $SERA_DB or sera.duckdb)")
+    parser.add_argument(
+        "--db", default=os.environ.get("SERA_DB", "sera.duckdb"), help="DuckDB file (default: $SERA_DB or sera.duckdb)"
+    )
     parser.add_argument("--list", action="store_true", help="list the queries with what each answers")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="set a DuckDB variable read by the query (repeatable)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a DuckDB variable the query reads (repeatable)")
     parser.add_argument("--out", help="also write the whole result to this .parquet or .csv file")
     parser.add_argument("--max-rows", type=int, default=40, help="rows to print (default 40)")
-    parser.add_argument("--width", type=int, default=None, help="characters per printed line (default: the terminal's width; 200 when not a terminal)")
+    parser.add_argument(
+        "--width", type=int, default=None, help="characters per printed line (default: the terminal's width; 200 when not a terminal)"
+    )
     args = parser.parse_args(argv)
     if not args.list and not args.name:
         parser.error("give a query NAME or --list")

@@ -51,7 +51,7 @@ def run_query(workdir: Path, name: str, **variables: str) -> list[dict]:
             connection.execute(f"set variable {key} = ?", [value])
         relation = connection.sql((QUERIES / f"{name}.sql").read_text(encoding="utf-8"))
         columns = relation.columns
-        return [dict(zip(columns, row)) for row in relation.fetchall()]
+        return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
 
 
 def scalar(workdir: Path, sql: str):

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -207,7 +208,7 @@ def test_parse_line_real_row_and_its_truncation(sera_rows: list[dict]) -> None:
 def test_parse_line_accepts_lone_surrogate_escapes_and_non_ascii() -> None:
     # A lone surrogate escape is valid JSON; it is replaced later (§5), never a line reject.
     assert sources.parse_line(b'{"messages": "a\\ud800b"}\n') == {"messages": "a\ud800b"}
-    assert sources.parse_line('{"messages": "✓ é"}'.encode("utf-8")) == {"messages": "✓ é"}
+    assert sources.parse_line('{"messages": "✓ é"}'.encode()) == {"messages": "✓ é"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1092,14 +1093,14 @@ NON_JSON_NUMBERS = ["NaN", "Infinity", "-Infinity"]
 
 @pytest.mark.parametrize("token", NON_JSON_NUMBERS)
 def test_parse_tool_arguments_rejects_non_json_numbers(token: str, H: Any) -> None:
-    arguments = '{"command": "sleep", "seconds": %s}' % token
+    arguments = f'{{"command": "sleep", "seconds": {token}}}'
     raises(reasons.MALFORMED_TOOL_ARGUMENTS, C.parse_tool_arguments, arguments, 4)
     rejected(H.history(H.call(), H.call(raw_arguments=arguments), H.submit()), reasons.MALFORMED_TOOL_ARGUMENTS, 4)
 
 
 @pytest.mark.parametrize("token", NON_JSON_NUMBERS)
 def test_load_messages_rejects_non_json_numbers(token: str, H: Any) -> None:
-    raw = json.dumps(H.minimal())[:-1] + ', {"role": "assistant", "content": "x", "score": %s}]' % token
+    raw = json.dumps(H.minimal())[:-1] + f', {{"role": "assistant", "content": "x", "score": {token}}}]'
     rejected(raw, reasons.MESSAGES_NOT_JSON)
 
 

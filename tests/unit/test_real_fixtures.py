@@ -36,7 +36,7 @@ def system_text(source_system: str) -> str:
 
 def template_text(dataset: str, instance_id: str | None, position: int) -> str:
     lines = (SPEC_DIR / "reasoning-templates.txt").read_bytes().decode("utf-8").splitlines()
-    key = f"{dataset}\n{instance_id or ''}\n{position}".encode("utf-8")
+    key = f"{dataset}\n{instance_id or ''}\n{position}".encode()
     return lines[int(hashlib.sha256(key).hexdigest(), 16) % 12]
 
 
@@ -129,7 +129,7 @@ def test_sera_row_exact_output(sera_rows: list[dict], row_index: int) -> None:
 def test_sera_rows_shapes(sera_rows: list[dict]) -> None:
     # rows 0 and 2: submit, review, clean-up, submit -> the first submit stays a cycle;
     # row 1: submit, submit -> the second is trimmed
-    for row, kept_submits in zip(sera_rows, (1, 0, 1)):
+    for row, kept_submits in zip(sera_rows, (1, 0, 1), strict=True):
         result = convert_trajectory(row["messages"], dataset=SERA_DATASET, instance_id=row["instance_id"], rollout_patch=row["rollout_patch"])
         calls = [m["content"] for m in json.loads(result.messages) if m["role"] == "tool_call"]
         assert calls.count('<tool_call>{"name": "submit", "arguments": {}}</tool_call>') == kept_submits

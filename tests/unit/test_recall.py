@@ -191,7 +191,7 @@ def test_line_level_recall_hand_cases(rollout: str | None, target: str | None, r
 
 def test_line_level_recall_real_rows(sera_rows: list[dict]) -> None:
     expected = [1.0, 0.4074074074074074, 0.5]
-    for row, recall in zip(sera_rows, expected):
+    for row, recall in zip(sera_rows, expected, strict=True):
         assert reference_recall(row["rollout_patch"], row["target_patch"]) == recall
         assert line_level_recall(row["rollout_patch"], row["target_patch"]) == recall
     # the argument order matters: recall of the target's lines, not precision
