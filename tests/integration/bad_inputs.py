@@ -16,8 +16,6 @@ import gzip
 import hashlib
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -28,9 +26,7 @@ import zstandard
 
 from sera_rectify.synthetic import COLUMNS, make_row
 
-REPO = Path(__file__).resolve().parents[2]
 SEED = 4242
-EXPORT_NAME = "sera_rectified.parquet"
 COST_LIMIT_EXIT = "Exit due to cost limit"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _SAME = object()
@@ -250,37 +246,6 @@ def write_realistic_sources(sources: Path, datasets: dict[str, int], files_per_d
 
 # ---------------------------------------------------------------------------------------------
 # Running dbt
-
-
-def dbt_command(workdir: Path, vars: dict | None = None, *, db: str = "sera.duckdb", env: dict | None = None) -> tuple[list[str], dict]:
-    """The command and environment of test_dbt_build.dbt_build (every output under workdir), with extra
-    environment variables (e.g. SERA_THREADS); for runs that need Popen or another environment."""
-    all_vars = {"export_path": str(workdir / "output" / EXPORT_NAME)} | (vars or {})
-    command = [
-        str(Path(sys.executable).with_name("dbt")),
-        "build",
-        "--project-dir", str(REPO),
-        "--profiles-dir", str(REPO),
-        "--target-path", str(workdir / "target"),
-        "--log-path", str(workdir / "logs"),
-        "--vars", json.dumps(all_vars),
-    ]
-    base = {"SERA_DB": str(workdir / db), "SERA_TEMP_DIR": str(workdir / "spill"), "PATH": "/usr/bin:/bin", "HOME": str(workdir)}
-    return command, base | (env or {})
-
-
-def start_dbt_build(workdir: Path, vars: dict | None = None, *, output: Path, env: dict | None = None) -> subprocess.Popen:
-    """dbt build in its own process group (so a test can kill dbt and its worker processes together);
-    its output goes to the file `output` (a pipe nobody reads could fill up and stall dbt)."""
-    command, environment = dbt_command(workdir, vars, env=env)
-    with open(output, "wb") as handle:
-        return subprocess.Popen(command, cwd=REPO, env=environment, stdout=handle, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-
-
-def run_dbt_build(workdir: Path, vars: dict | None = None, *, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    command, environment = dbt_command(workdir, vars, env=env)
-    return subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout)
 
 
 def plain(text: str) -> str:

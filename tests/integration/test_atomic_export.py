@@ -21,6 +21,7 @@ from pathlib import Path
 import bad_inputs as bi
 import pyarrow.parquet as pq
 import pytest
+from dbt_runs import EXPORT_NAME, dbt_build, start_dbt_build
 
 pytestmark = pytest.mark.integration
 
@@ -31,17 +32,17 @@ BUILD_TIMEOUT = 300
 
 def build_ok(workdir: Path, vars: dict, env: dict | None = None) -> str:
     """A build that must succeed; returns the sha256 of the export it wrote."""
-    result = bi.run_dbt_build(workdir, vars, env=env, timeout=BUILD_TIMEOUT)
+    result = dbt_build(workdir, vars=vars, env=env, timeout=BUILD_TIMEOUT)
     assert result.returncode == 0, bi.plain(result.stdout)[-5000:] + result.stderr[-2000:]
-    return bi.sha256(workdir / "output" / bi.EXPORT_NAME)
+    return bi.sha256(workdir / "output" / EXPORT_NAME)
 
 
 def kill_during_export(workdir: Path, vars: dict) -> dict:
     """Start a build, SIGKILL its process group as soon as the export's temporary file appears."""
-    export = workdir / "output" / bi.EXPORT_NAME
+    export = workdir / "output" / EXPORT_NAME
     stale = set(bi.temp_exports(export))
     log = workdir / f"killed_build_{len(stale)}.txt"
-    process = bi.start_dbt_build(workdir, vars, output=log)
+    process = start_dbt_build(workdir, vars, output=log)
     deadline = time.monotonic() + BUILD_TIMEOUT
     killed_with: list[Path] = []
     try:
@@ -70,7 +71,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     sources = workdir / "sources"
     expected_order = bi.write_realistic_sources(sources, DATASETS)
     vars = {"sources_dir": str(sources), "datasets": list(DATASETS)}
-    export = workdir / "output" / bi.EXPORT_NAME
+    export = workdir / "output" / EXPORT_NAME
     seen: dict = {"export": export, "expected_order": expected_order}
 
     # a good build: the previous complete file

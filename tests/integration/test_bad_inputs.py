@@ -29,14 +29,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_dbt_build import CHECK_OUTPUT, dbt_build
+from dbt_runs import CHECK_OUTPUT, EXPORT_NAME, REPO, dbt_build
 
 pytestmark = pytest.mark.integration
 
 T1 = "Sera-4.6-Lite-T1"
 T2 = "Sera-4.6-Lite-T2"
 DATASET_ORDER = {"Sera-4.5A-Full-T1": 1, "Sera-4.5A-Full-T2": 2, T1: 3, T2: 4}
-TEMPLATES = (bi.REPO / "python" / "sera_rectify" / "spec" / "reasoning-templates.txt").read_text(encoding="utf-8").splitlines()
+TEMPLATES = (REPO / "python" / "sera_rectify" / "spec" / "reasoning-templates.txt").read_text(encoding="utf-8").splitlines()
 REVIEW = "Thank you for your work on this issue. Run the submit command again to confirm.\n<diff>\ndiff --git a/x b/x\n</diff>\n"
 UNUSUAL = (
     "astral 🐛🚀 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𠜎 | CJK 日本語 한국어 | combining e\u0301 | ZWJ 👩\u200d💻 | RTL \u202eevil\u202c | "
@@ -627,7 +627,7 @@ def test_duplicate_instance_ids_are_kept_and_warned(build: dict) -> None:
 
 
 def test_export_holds_the_converted_rows_in_order(build: dict) -> None:
-    export = build["workdir"] / "output" / bi.EXPORT_NAME
+    export = build["workdir"] / "output" / EXPORT_NAME
     table = pq.read_table(export)
     expected = sorted(build["converted"], key=lambda key: (DATASET_ORDER[key[0].split("/")[0]], key[0], key[1]))
     assert build["converted_order"] == expected
@@ -640,7 +640,7 @@ def test_export_holds_the_converted_rows_in_order(build: dict) -> None:
 def test_export_passes_the_contract_validator(build: dict) -> None:
     if not CHECK_OUTPUT.exists():
         pytest.skip(f"{CHECK_OUTPUT} is not beside the repo")
-    export = build["workdir"] / "output" / bi.EXPORT_NAME
+    export = build["workdir"] / "output" / EXPORT_NAME
     result = subprocess.run([sys.executable, str(CHECK_OUTPUT), str(export)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
     assert result.stdout.strip().endswith(" 0 violations")
@@ -736,7 +736,7 @@ def previous_export(path: Path) -> str:
 def run_file_case(workdir: Path, name: str) -> dict:
     """One case's build in `workdir`, with fresh sources and output folders."""
     case = FILE_CASES[name]
-    sources, export = workdir / "sources", workdir / "output" / bi.EXPORT_NAME
+    sources, export = workdir / "sources", workdir / "output" / EXPORT_NAME
     for folder in (sources, export.parent):
         shutil.rmtree(folder, ignore_errors=True)
     words = case.write(sources)

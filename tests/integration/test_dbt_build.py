@@ -7,52 +7,20 @@ the Parquet file, the DuckDB tables and the exit status.
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from dbt_runs import CHECK_OUTPUT, REPO, dbt_build, query
 
 from sera_rectify.reasons import REJECT_REASONS
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-CHECK_OUTPUT = REPO.parent / "shared" / "tools" / "check_output.py"
 SAMPLE = REPO / "data" / "sample"
-
-
-def dbt_build(workdir: Path, *, vars: dict | None = None, db: str = "sera.duckdb") -> subprocess.CompletedProcess:
-    """Run `dbt build` of this repo with every output (db, target, logs, export) under workdir."""
-    all_vars = {"export_path": str(workdir / "output" / "sera_rectified.parquet")} | (vars or {})
-    command = [
-        str(Path(sys.executable).with_name("dbt")),
-        "build",
-        "--project-dir", str(REPO),
-        "--profiles-dir", str(REPO),
-        "--target-path", str(workdir / "target"),
-        "--log-path", str(workdir / "logs"),
-        "--vars", json.dumps(all_vars),
-    ]
-    env = {"SERA_DB": str(workdir / db), "SERA_TEMP_DIR": str(workdir / "spill"), "PATH": "/usr/bin:/bin", "HOME": str(workdir)}
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def sample_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("build")
-    result = dbt_build(workdir)
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-    return workdir
-
-
-def query(workdir: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(workdir / "sera.duckdb"), read_only=True) as connection:
-        return connection.execute(sql).fetchall()
 
 
 def sample_rows_per_dataset() -> dict[str, int]:

@@ -1,6 +1,6 @@
 """What `dbt build` puts beside the main export: the SFT-ready Parquet and the dataset card (README.md).
 
-One build of the embedded sample in a temporary directory (test_dbt_build.dbt_build), checked from
+One build of the embedded sample in a temporary directory (conftest.sample_build), checked from
 outside: the files, their columns and rows, and the card's numbers against dataset_summary.
 """
 
@@ -11,11 +11,10 @@ import json
 import re
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from test_dbt_build import dbt_build  # the shared build helper (same folder; pytest puts it on sys.path)
+from dbt_runs import query
 
 from sera_rectify import card
 
@@ -24,17 +23,10 @@ pytestmark = pytest.mark.integration
 SFT_COLUMNS = ["messages", "tools", "instance_id", "teacher", "scale", "rollout", "func_name", "func_path", "line_level_recall"]
 
 
-@pytest.fixture(scope="module")
-def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("exports")
-    result = dbt_build(workdir)
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-    return workdir
-
-
-def query(workdir: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(workdir / "sera.duckdb"), read_only=True) as connection:
-        return connection.execute(sql).fetchall()
+@pytest.fixture
+def build(sample_build: Path) -> Path:
+    """The shared build of the sample (tests/integration/conftest.py)."""
+    return sample_build
 
 
 def card_sections(text: str) -> tuple[dict, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_dbt_build import REPO, dbt_build  # same folder: pytest puts it on sys.path
+from dbt_runs import REPO
 
 from sera_rectify.reasons import REJECT_REASONS
 from sera_rectify.spec import tool_names
@@ -35,13 +35,10 @@ EXPECTED_QUERIES = {
 EXPORT_COLUMNS = ["messages", "instance_id", "teacher", "scale", "rollout", "func_name", "func_path", "line_level_recall"]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A dbt build of the sample; the workdir holds sera.duckdb."""
-    workdir = tmp_path_factory.mktemp("queries")
-    result = dbt_build(workdir)
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-    return workdir
+@pytest.fixture
+def built(sample_build: Path) -> Path:
+    """The shared build of the sample (tests/integration/conftest.py); its workdir holds sera.duckdb."""
+    return sample_build
 
 
 def run_query(workdir: Path, name: str, **variables: str) -> list[dict]:

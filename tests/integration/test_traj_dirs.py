@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from test_dbt_build import CHECK_OUTPUT, REPO, dbt_build
+from dbt_runs import CHECK_OUTPUT, REPO, dbt_build
 
 from sera_rectify.inspect import convert_loaded, load
 
