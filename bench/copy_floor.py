@@ -19,8 +19,9 @@ from pathlib import Path
 
 import duckdb
 
-COLUMNS = ("messages", "instance_id", "rollout_patch", "func_name", "func_path", "problem_statement", "target_patch", "docker_image")
-DATASETS = ("Sera-4.5A-Full-T1", "Sera-4.5A-Full-T2", "Sera-4.6-Lite-T1", "Sera-4.6-Lite-T2")
+from sera_rectify.datasets import DATASET_NAMES
+from sera_rectify.sources import COLUMNS
+
 MAX_OBJECT_BYTES = 256 * 1024 * 1024
 
 
@@ -31,7 +32,7 @@ def literal(text: str) -> str:
 def source_files(sources: Path) -> list[str]:
     """Every *.jsonl under the dataset folders, datasets in table order, then sorted path order."""
     files = []
-    for dataset in DATASETS:
+    for dataset in DATASET_NAMES:
         files += sorted(
             str(p) for p in (sources / dataset).rglob("*.jsonl") if not any(part.startswith(".") for part in p.relative_to(sources).parts)
         )

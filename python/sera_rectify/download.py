@@ -27,15 +27,11 @@ import os
 import sys
 from pathlib import Path
 
-# Dataset folder name -> Hub dataset repo id, in spec/sources.md order. seeds/sera_datasets.csv (hub_repo_id)
-# holds the same pairs for dbt; a unit test keeps the two equal. A constant, not a read of the seed: the package
-# must work installed, away from the dbt project.
-HUB_REPOS: dict[str, str] = {
-    "Sera-4.5A-Full-T1": "allenai/Sera-4.5A-Full-T1",
-    "Sera-4.5A-Full-T2": "allenai/Sera-4.5A-Full-T2",
-    "Sera-4.6-Lite-T1": "allenai/Sera-4.6-Lite-T1",
-    "Sera-4.6-Lite-T2": "allenai/Sera-4.6-Lite-T2",
-}
+from .datasets import SERA_DATASETS
+
+# Dataset folder name -> Hub dataset repo id, in spec/sources.md order (sera_rectify.datasets, kept equal to
+# seeds/sera_datasets.csv by a unit test).
+HUB_REPOS: dict[str, str] = {dataset.name: dataset.hub_repo_id for dataset in SERA_DATASETS}
 # The data files spec/sources.md reads. huggingface_hub matches with fnmatch, whose "*" also matches "/", so
 # these match at any depth (e.g. the Hub's Parquet conversion, revision refs/convert/parquet: default/train/0000.parquet).
 DATA_PATTERNS = ["*.jsonl", "*.jsonl.gz", "*.jsonl.zst", "*.parquet"]

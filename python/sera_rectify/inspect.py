@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import jsontext
+from .datasets import DATASET_NAMES, SERA_DATASETS
 from .pipeline import convert_record
 from .sources import (
     SERA_KIND,
@@ -36,7 +37,6 @@ from .sources import (
     parse_line,
     traj_record,
 )
-from .synthetic import DATASETS
 
 DEFAULT_ROW_DATASET = "Sera-4.6-Lite-T2"
 PREVIEW_CHARS = 400
@@ -143,12 +143,14 @@ def default_dataset(path: Path, kind: str) -> str:
     folders = list(path.resolve().parent.parts)
     if kind in ("traj", "traj_yaml"):
         return folders[-1] if folders else ""
-    return next((part for part in reversed(folders) if part in DATASETS), DEFAULT_ROW_DATASET)
+    return next((part for part in reversed(folders) if part in DATASET_NAMES), DEFAULT_ROW_DATASET)
 
 
 def rollout_of(dataset: str) -> str:
-    """T2 datasets get line_level_recall; the SERA names end in -T1 / -T2."""
-    return "T2" if dataset.upper().endswith("T2") else "T1"
+    """T2 datasets get line_level_recall: a SERA dataset's rollout from the published table; any other
+    name (a trajectory folder) is T2 when it ends in T2, as the SERA names do."""
+    known = {d.name: d.rollout for d in SERA_DATASETS}
+    return known.get(dataset, "T2" if dataset.upper().endswith("T2") else "T1")
 
 
 def load(path: Path, *, row: int | None, dataset: str | None) -> Loaded:

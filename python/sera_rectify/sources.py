@@ -191,11 +191,15 @@ def check_columns(source: SourceFile, seen: set[str]) -> None:
         )
 
 
+def unreadable_parquet(path: str, err: Exception) -> SourceError:
+    return SourceError(f"cannot read Parquet file {path}: {err}. Re-download it or move it out of the dataset folder.")
+
+
 def parquet_file(path: str) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
     except (OSError, ValueError) as err:
-        raise SourceError(f"cannot read Parquet file {path}: {err}. Re-download it or move it out of the dataset folder.") from None
+        raise unreadable_parquet(path, err) from None
 
 
 def iter_parquet_rows(source: SourceFile, batch_rows: int) -> Iterator[dict[str, Any]]:
@@ -206,7 +210,7 @@ def iter_parquet_rows(source: SourceFile, batch_rows: int) -> Iterator[dict[str,
         for batch in handle.iter_batches(batch_size=batch_rows, columns=list(COLUMNS)):
             yield from batch.to_pylist()
     except (OSError, ValueError) as err:
-        raise SourceError(f"cannot read Parquet file {source.path}: {err}. Re-download it or move it out of the dataset folder.") from None
+        raise unreadable_parquet(source.path, err) from None
 
 
 def read_bytes(source: SourceFile) -> bytes:

@@ -18,9 +18,10 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
+from .datasets import DATASET_NAMES
 from .sources import COLUMNS as COLUMNS  # the published row layout every synthetic row follows
 
-DATASETS = ("Sera-4.5A-Full-T1", "Sera-4.5A-Full-T2", "Sera-4.6-Lite-T1", "Sera-4.6-Lite-T2")
+DATASETS = DATASET_NAMES
 SIZES = ("sample", "realistic")
 
 EMPTY_THOUGHT = "empty_thought"
