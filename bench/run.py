@@ -20,7 +20,7 @@ small N, dbt's fixed start-up time dominates and the ratios say little):
   build >= 0.5x the copy floor's throughput; build >= 1.0x the naive converter's;
   build peak RSS <= 2 GiB at every size; growing < 10% from N to 2N; time 2N/N <= 2.2 (linear or better).
 
---profile instead runs the project's conversion (sera_rectify.pipeline.converted_reader, workers=1) of a
+--profile instead runs the project's conversion (sera_rectify.pipeline.convert_to_parts, workers=1) of a
 small slice under cProfile and prints the top functions: where the time goes.
 
 Usage: python bench/run.py [--bytes 2e9] [--scales 1,2] [--out bench/results/latest.json] [--strict]
@@ -518,8 +518,8 @@ def machine() -> dict:
 
 
 def profile(rows: int, seed: int, pool: int, top: int) -> dict:
-    """cProfile of the project's conversion (converted_reader, workers=1) over `rows` rows of one file."""
-    from sera_rectify.pipeline import converted_reader
+    """cProfile of the project's conversion (convert_to_parts, workers=1) over `rows` rows of one file."""
+    from sera_rectify.pipeline import convert_to_parts
 
     dataset = "Sera-4.5A-Full-T2"
     with tempfile.TemporaryDirectory(prefix="sera-bench-profile-") as folder:
@@ -542,10 +542,8 @@ def profile(rows: int, seed: int, pool: int, top: int) -> dict:
         profiler = cProfile.Profile()
         started = time.perf_counter()
         profiler.enable()
-        reader = converted_reader(file_rows, workers=1)
-        converted = 0
-        for batch in reader:
-            converted += batch.num_rows
+        parts = convert_to_parts(file_rows, str(Path(folder) / "parts"), workers=1)
+        converted = sum(parts.column("n_rows").to_pylist())
         profiler.disable()
         seconds = time.perf_counter() - started
     texts = {}
@@ -590,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         result = profile(args.profile_rows, args.seed, args.pool, args.profile_top)
         print(
-            f"converted_reader(workers=1): {result['rows']} rows, {result['bytes'] / 1e6:.1f} MB in "
+            f"convert_to_parts(workers=1): {result['rows']} rows, {result['bytes'] / 1e6:.1f} MB in "
             f"{result['seconds_under_profiler']:.2f} s under cProfile ({result['mb_per_s_under_profiler']:.1f} MB/s)\n"
         )
         print(result["top_cumulative"])

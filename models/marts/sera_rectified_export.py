@@ -6,7 +6,7 @@ build never replaces a good file.
 
 import pyarrow as pa
 
-from sera_rectify.export import write_export
+from sera_rectify.export import MANIFEST_SCHEMA, write_export
 
 
 def model(dbt, session):
@@ -19,4 +19,4 @@ def model(dbt, session):
         "min_recall": dbt.config.get("min_recall"),
     }
     manifest = write_export(session, f"({rows.sql_query()}) as sera_rectified", dbt.config.get("export_path"), filters)
-    return pa.Table.from_pylist([manifest])
+    return pa.Table.from_pylist([manifest], schema=MANIFEST_SCHEMA)

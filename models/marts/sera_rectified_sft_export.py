@@ -1,18 +1,21 @@
 """One row: the SFT-ready Parquet (OpenAI chat format) written beside the main export.
 
-The same rows, filters and order as sera_rectified_export (export.export_query), streamed from
-DuckDB in record batches, converted by sera_rectify.sft and written to a temporary file that is
-renamed at the end. Runs after the data tests of sera_rectified pass, like the main export.
+The rows of sera_rectified_sft (the main export's rows in OpenAI format) with the tool schemas as
+a `tools` column, through the same filters, order and atomic write as sera_rectified_export
+(export.write_export). Refers to sera_rectified too, so it runs only after that model's data tests
+pass, like the main export.
 """
 
 import pyarrow as pa
 
-from sera_rectify.sft import MANIFEST_SCHEMA, default_sft_path, write_sft_export
+from sera_rectify.export import MANIFEST_SCHEMA, sql_literal, write_export
+from sera_rectify.sft import SFT_COLUMNS, default_sft_path, tools_json
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    rows = dbt.ref("sera_rectified")
+    dbt.ref("sera_rectified")
+    rows = dbt.ref("sera_rectified_sft")
     filters = {
         "teacher": dbt.config.get("teacher"),
         "scale": dbt.config.get("scale"),
@@ -20,5 +23,6 @@ def model(dbt, session):
         "min_recall": dbt.config.get("min_recall"),
     }
     path = dbt.config.get("sft_export_path") or default_sft_path(dbt.config.get("export_path"))
-    manifest = write_sft_export(session, f"({rows.sql_query()}) as sera_rectified", path, filters)
+    relation = f"(select *, {sql_literal(tools_json())} as tools from ({rows.sql_query()})) as sera_rectified_sft"
+    manifest = write_export(session, relation, path, filters, SFT_COLUMNS)
     return pa.Table.from_pylist([manifest], schema=MANIFEST_SCHEMA)

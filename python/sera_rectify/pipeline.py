@@ -1,8 +1,10 @@
-"""Streaming conversion of source files into Arrow record batches, for the dbt Python models.
+"""Streaming conversion of source files into Parquet parts, for the dbt conversion model.
 
 The main process reads lines (or Parquet rows) in bounded chunks; worker processes parse and
-convert each chunk into a record batch; batches come back in source order. At no point is a whole
-dataset in Python memory: at most `2 x workers` chunks are in flight.
+convert each chunk and write it as one numbered Parquet part; only a small summary comes back. At
+no point is a whole dataset in Python memory: at most `2 x workers` chunks are in flight. The
+converted text never passes through the main process or DuckDB's own storage: DuckDB reads the
+parts (in part-number order = source order) through the view int_trajectories_converted.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .convert import Reject, convert_trajectory, replace_lone_surrogates
+from .export import replaced_directory
 from .recall import line_level_recall
+from .sft import convert_messages
 from .sources import (
     LineReject,
     SourceError,
@@ -40,7 +46,15 @@ R = TypeVar("R")
 
 CHUNK_MAX_ROWS = 256
 PROGRESS_INTERVAL_SECONDS = 15.0
-CHUNK_MAX_BYTES = 8 * 1024 * 1024
+CHUNK_MAX_BYTES = 32 * 1024 * 1024
+# parts are written once and read by the data tests and the exports: zstd level 1 is cheap to write
+# and to read, and keeps them at a fraction of the source size
+PART_COMPRESSION = "zstd"
+PART_COMPRESSION_LEVEL = 1
+PART_GLOB = "part-*.parquet"
+# dictionary encoding pays for the short repeated columns only: on `messages` it costs two thirds
+# of the write time and saves nothing
+PART_DICTIONARY_COLUMNS = ["source_dataset", "source_file", "teacher", "scale", "rollout", "reject_reason"]
 
 CONVERTED_SCHEMA = pa.schema(
     [
@@ -55,6 +69,7 @@ CONVERTED_SCHEMA = pa.schema(
         ("func_name", pa.string()),
         ("func_path", pa.string()),
         ("messages", pa.string()),
+        ("sft_messages", pa.string()),
         ("line_level_recall", pa.float64()),
         ("n_messages", pa.int32()),
         ("n_tool_calls", pa.int32()),
@@ -65,6 +80,20 @@ CONVERTED_SCHEMA = pa.schema(
         ("n_chars", pa.int64()),
         ("reject_reason", pa.string()),
         ("reject_detail", pa.string()),
+    ]
+)
+
+PARTS_SCHEMA = pa.schema(
+    [
+        ("part_number", pa.int64()),
+        ("part_path", pa.string()),
+        ("source_dataset", pa.string()),
+        ("source_file", pa.string()),
+        ("first_source_row", pa.int64()),
+        ("n_rows", pa.int64()),
+        ("n_rejected", pa.int64()),
+        ("source_bytes", pa.int64()),
+        ("part_bytes", pa.int64()),
     ]
 )
 
@@ -103,6 +132,27 @@ class Chunk:
     last_of_file: bool = False
 
 
+@dataclass(frozen=True)
+class PartTask:
+    """A chunk for a worker to convert, and the Parquet part it writes the result to."""
+
+    chunk: Chunk
+    part_number: int
+    part_path: str
+
+
+@dataclass(frozen=True)
+class PartWritten:
+    """What a worker sends back for a part: its row counts and the keys of the chunk's objects."""
+
+    n_rows: int
+    n_rejected: int
+    source_bytes: int
+    part_bytes: int
+    keys: frozenset[str]
+    n_objects: int
+
+
 @dataclass
 class Progress:
     """Rows done, source MB/s and ETA of a long conversion, reported every PROGRESS_INTERVAL_SECONDS."""
@@ -115,10 +165,10 @@ class Progress:
     started: float = field(default_factory=time.monotonic)
     last_report: float = field(default_factory=time.monotonic)
 
-    def add(self, batch: pa.RecordBatch, n_bytes: int) -> None:
-        self.rows += batch.num_rows
-        self.rejected += batch.num_rows - batch.column("reject_reason").null_count
-        self.n_bytes += n_bytes
+    def add(self, part: PartWritten) -> None:
+        self.rows += part.n_rows
+        self.rejected += part.n_rejected
+        self.n_bytes += part.source_bytes
         if time.monotonic() - self.last_report >= PROGRESS_INTERVAL_SECONDS:
             self.report(self.summary())
             self.last_report = time.monotonic()
@@ -190,7 +240,9 @@ def parse_record(record: bytes | dict, source: SourceFile) -> dict | LineReject:
 
 
 def convert_chunk(chunk: Chunk) -> tuple[pa.RecordBatch, set[str], int]:
-    """Convert a chunk into a record batch; also return the keys its object lines had, and their count.
+    """Convert a chunk into a record batch, with each converted row also in the SFT-ready format
+    (sft.convert_messages: the text is in memory here, so no later pass has to read it back); also
+    return the keys its object lines had, and their count.
 
     Runs in a worker process: it must stay a module-level function of the installed package.
     """
@@ -205,6 +257,8 @@ def convert_chunk(chunk: Chunk) -> tuple[pa.RecordBatch, set[str], int]:
             keys.update(parsed)
             n_objects += 1
             row = convert_record(parsed, chunk.dataset.name, chunk.dataset.rollout)
+            if row.get("messages") is not None:
+                row["sft_messages"] = convert_messages(row["messages"])
         row.update(
             source_dataset=chunk.dataset.name,
             source_file=chunk.source.source_file,
@@ -219,7 +273,8 @@ def convert_chunk(chunk: Chunk) -> tuple[pa.RecordBatch, set[str], int]:
 
 
 def read_chunks(source: SourceFile, dataset: Dataset) -> Iterator[Chunk]:
-    """Split one file into chunks of at most CHUNK_MAX_ROWS rows or about CHUNK_MAX_BYTES bytes."""
+    """Split one file into chunks of at most CHUNK_MAX_ROWS rows or about CHUNK_MAX_BYTES bytes; the
+    last one (empty only for a file without rows) is marked last_of_file."""
     records: Iterable[bytes | dict]
     if source.file_format == "jsonl":
         records = iter_lines(source.path)
@@ -229,18 +284,13 @@ def read_chunks(source: SourceFile, dataset: Dataset) -> Iterator[Chunk]:
         records = [read_bytes(source)]
     chunk = Chunk(source, dataset, 0)
     for record in records:
-        chunk.records.append(record)
-        chunk.n_bytes += len(record) if isinstance(record, bytes) else 0
         if len(chunk.records) >= CHUNK_MAX_ROWS or chunk.n_bytes >= CHUNK_MAX_BYTES:
             yield chunk
             chunk = Chunk(source, dataset, chunk.first_row + len(chunk.records))
+        chunk.records.append(record)
+        chunk.n_bytes += len(record) if isinstance(record, bytes) else 0
     chunk.last_of_file = True
     yield chunk
-
-
-def chunks_of(files: list[tuple[SourceFile, Dataset]]) -> Iterator[Chunk]:
-    for source, dataset in files:
-        yield from read_chunks(source, dataset)
 
 
 def worker_context() -> multiprocessing.context.BaseContext:
@@ -270,30 +320,84 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], workers: int) ->
             yield done, future.result()
 
 
-def convert_files(files: list[tuple[SourceFile, Dataset]], workers: int, progress: Progress | None = None) -> Iterator[pa.RecordBatch]:
-    """Converted record batches for the files in order; checks each JSON Lines file's columns at its end."""
+def write_part(task: PartTask) -> PartWritten:
+    """Convert a chunk and write it as one Parquet part (one row group, rows in source order).
+
+    Runs in a worker process: it must stay a module-level function of the installed package. The
+    converted text goes straight from the worker to disk instead of back through a pipe.
+    """
+    batch, keys, n_objects = convert_chunk(task.chunk)
+    pq.write_table(
+        pa.Table.from_batches([batch], schema=CONVERTED_SCHEMA),
+        task.part_path,
+        compression=PART_COMPRESSION,
+        compression_level=PART_COMPRESSION_LEVEL,
+        use_dictionary=PART_DICTIONARY_COLUMNS,
+    )
+    return PartWritten(
+        n_rows=batch.num_rows,
+        n_rejected=batch.num_rows - batch.column("reject_reason").null_count,
+        source_bytes=task.chunk.n_bytes,
+        part_bytes=os.path.getsize(task.part_path),
+        keys=frozenset(keys),
+        n_objects=n_objects,
+    )
+
+
+def part_tasks(files: list[tuple[SourceFile, Dataset]], parts_dir: str) -> Iterator[PartTask]:
+    """One task per chunk, numbered in source order: part-000000.parquet, part-000001.parquet, ..."""
+    number = 0
+    for source, dataset in files:
+        for chunk in read_chunks(source, dataset):
+            yield PartTask(chunk, number, os.path.join(parts_dir, f"part-{number:06d}.parquet"))
+            number += 1
+
+
+def write_parts(
+    files: list[tuple[SourceFile, Dataset]], parts_dir: str, workers: int, progress: Progress | None = None
+) -> list[dict[str, Any]]:
+    """Convert the files in order into numbered parts in parts_dir; return one manifest row per part.
+
+    Checks each JSON Lines file's columns at its end (a column missing from a whole file fails the
+    build). A file without rows still gets an empty part, so the parts list every file.
+    """
+    manifest = []
     keys: set[str] = set()
     n_objects = 0
-    for chunk, (batch, chunk_keys, chunk_objects) in ordered_map(convert_chunk, chunks_of(files), workers):
+    for task, written in ordered_map(write_part, part_tasks(files, parts_dir), workers):
+        chunk = task.chunk
         if progress:
-            progress.add(batch, chunk.n_bytes)
-        keys |= chunk_keys
-        n_objects += chunk_objects
+            progress.add(written)
+        keys |= written.keys
+        n_objects += written.n_objects
         if chunk.last_of_file:
             if chunk.source.file_format == "jsonl" and n_objects:
                 check_columns(chunk.source, keys)
             keys, n_objects = set(), 0
-        if batch.num_rows:
-            yield batch
+        manifest.append(
+            {
+                "part_number": task.part_number,
+                "part_path": task.part_path,
+                "source_dataset": chunk.dataset.name,
+                "source_file": chunk.source.source_file,
+                "first_source_row": chunk.first_row,
+                "n_rows": written.n_rows,
+                "n_rejected": written.n_rejected,
+                "source_bytes": written.source_bytes,
+                "part_bytes": written.part_bytes,
+            }
+        )
     if progress:
         progress.report("done: " + progress.summary())
+    return manifest
 
 
-def converted_reader(
-    file_rows: list[dict[str, Any]], workers: int | None = None, report: Callable[[str], None] | None = None
-) -> pa.RecordBatchReader:
-    """A RecordBatchReader over the converted rows of the listed files, in the given order (rows of
-    stg_sera__source_files joined with their dataset); `report` receives a progress line now and then."""
+def convert_to_parts(
+    file_rows: list[dict[str, Any]], parts_dir: str, workers: int | None = None, report: Callable[[str], None] | None = None
+) -> pa.Table:
+    """Convert the listed files (rows of stg_sera__source_files joined with their dataset, in order)
+    into Parquet parts that replace parts_dir as a whole; return the parts manifest (PARTS_SCHEMA).
+    `report` receives a progress line now and then."""
     files = [
         (
             SourceFile(row["source_dataset"], row["source_file"], row["file_path"], row["file_format"]),
@@ -302,7 +406,42 @@ def converted_reader(
         for row in file_rows
     ]
     progress = Progress(sum(row.get("rows_in_file") or 0 for row in file_rows), report) if report else None
-    return pa.RecordBatchReader.from_batches(CONVERTED_SCHEMA, convert_files(files, workers or default_workers(), progress))
+    target = Path(parts_dir).resolve()
+    check_parts_dir(target)
+    with replaced_directory(target) as temporary:
+        manifest = write_parts(files, str(temporary), workers or default_workers(), progress)
+    for row in manifest:
+        row["part_path"] = str(target / Path(row["part_path"]).name)
+    return pa.Table.from_pylist(manifest, schema=PARTS_SCHEMA)
+
+
+def check_parts_dir(target: Path) -> None:
+    """converted_dir is replaced as a whole: refuse a folder that holds anything but parts (a typo in
+    the var must not delete a user's files)."""
+    if target.exists() and not target.is_dir():
+        raise SourceError(f"converted_dir {target} is a file, not a folder: set the converted_dir var to a new or empty folder.")
+    foreign = sorted(path.name for path in target.iterdir() if not path.match(PART_GLOB)) if target.is_dir() else []
+    if foreign:
+        raise SourceError(
+            f"converted_dir {target} holds {len(foreign)} entries that are not conversion parts (e.g. {foreign[0]}) and "
+            "would be replaced: set the converted_dir var to a new or empty folder."
+        )
+
+
+def default_parts_dir(database_path: str | None) -> str:
+    """Beside the DuckDB file, named after it (sera.duckdb: sera_converted/), so the views in the
+    file and the parts they read travel together; in the working folder for an in-memory database."""
+    if not database_path or database_path == ":memory:":
+        return "sera_converted"
+    database = Path(database_path)
+    return str(database.with_name(database.stem + "_converted"))
+
+
+def read_parts(parts_dir: str) -> pa.Table:
+    """All converted rows of parts_dir in source order (part-number order, as DuckDB's glob reads
+    them), for tests and the benchmark's profile."""
+    paths = sorted(Path(parts_dir).glob(PART_GLOB))
+    return pa.concat_tables([pq.read_table(path, schema=CONVERTED_SCHEMA) for path in paths]) if paths else CONVERTED_SCHEMA.empty_table()
 
 
 def source_file_manifest(datasets: list[dict[str, Any]], requested: list[str], published: list[str]) -> pa.Table:
@@ -315,8 +454,7 @@ def source_file_manifest(datasets: list[dict[str, Any]], requested: list[str], p
     unknown = [name for name in requested if name not in published]
     if unknown:
         raise SourceError(
-            f"the datasets var names {', '.join(unknown)}, which seeds/sera_datasets.csv does not list. "
-            f"Use one of: {', '.join(published)}."
+            f"the datasets var names {', '.join(unknown)}, which seeds/sera_datasets.csv does not list. Use one of: {', '.join(published)}."
         )
     rows = []
     for row in datasets:

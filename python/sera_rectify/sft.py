@@ -12,26 +12,21 @@ rectified row onto that shape. It only re-labels what the converter wrote: no te
     tool_output                      -> {"role": "tool", "tool_call_id": <that id>, "content": text}
     reasoning + answer (the last)    -> {"role": "assistant", "reasoning_content": R, "content": answer}
 
-The pure functions work on one row at a time (`convert_messages`); `sft_row_groups` streams Arrow
-batches through them; `write_sft_export` (the only side effect, at the bottom) writes the Parquet.
+The pure functions work on one row at a time (`convert_messages`). The conversion's worker processes
+run it on every converted row while its text is in memory (pipeline.convert_chunk, column
+`sft_messages`); the mart sera_rectified_sft and the export model sera_rectified_sft_export read it
+from there, and export.write_export writes the file like the main export.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from . import convert
-from .export import EXPORT_COLUMNS, ZSTD_LEVEL, atomic_file, export_filters, export_query
-from .pipeline import default_workers, ordered_map
+from . import convert, jsontext
+from .export import EXPORT_COLUMNS
 
 # the tag pairs of conversion.md §5, by role
 TAGS = {
@@ -42,17 +37,8 @@ TAGS = {
 }
 
 METADATA_COLUMNS = tuple(name for name in EXPORT_COLUMNS if name != "messages")
+# the SFT export's columns: OpenAI `messages`, the tool schemas, then the main export's metadata
 SFT_COLUMNS = ("messages", "tools") + METADATA_COLUMNS
-# every field nullable, as in the main export (spec/output.md: the schema never depends on the data)
-SFT_SCHEMA = pa.schema(
-    [pa.field(name, pa.float64() if name == "line_level_recall" else pa.string(), nullable=True) for name in SFT_COLUMNS]
-)
-# the one-row manifest the export model returns (typed, so `filters` is a string column when null)
-MANIFEST_SCHEMA = pa.schema([("export_path", pa.string()), ("n_rows", pa.int64()), ("n_bytes", pa.int64()), ("filters", pa.string())])
-MAX_ROW_GROUP_BYTES = 64 * 1024 * 1024
-READ_BATCH_ROWS = 64
-# per-row allowance for the short metadata columns when sizing row groups
-ROW_OVERHEAD_BYTES = 256
 
 
 class NotRectified(ValueError):
@@ -111,7 +97,8 @@ def tool_call_messages(reasoning: str, call_text: str, output: str, index: int, 
     """One reasoning / tool_call / tool_output cycle as an assistant call and its tool message.
 
     The arguments become a JSON *string* (OpenAI's wire format, which chat templates and trainers
-    expect), written like the converter writes JSON: json.dumps(..., ensure_ascii=False).
+    expect), written like the converter writes JSON: json.dumps(..., ensure_ascii=False), by the
+    converter's own fast writer (jsontext.dumps_object).
     """
     try:
         call = orjson.loads(call_text)
@@ -129,7 +116,7 @@ def tool_call_messages(reasoning: str, call_text: str, output: str, index: int, 
                 {
                     "id": call_id,
                     "type": "function",
-                    "function": {"name": call["name"], "arguments": json.dumps(call["arguments"], ensure_ascii=False)},
+                    "function": {"name": call["name"], "arguments": jsontext.dumps_object(call["arguments"])},
                 }
             ],
         },
@@ -182,56 +169,7 @@ def convert_messages(messages_json: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# streams of rows
-
-
-def sft_batch(batch: pa.RecordBatch, tools: str) -> pa.RecordBatch:
-    """One batch of export rows (EXPORT_COLUMNS) as a batch of SFT rows (SFT_COLUMNS)."""
-    messages = [None if text is None else convert_messages(text) for text in batch.column("messages").to_pylist()]
-    columns = {
-        "messages": pa.array(messages, pa.string()),
-        "tools": pa.array([tools] * batch.num_rows, pa.string()),
-    }
-    for name in METADATA_COLUMNS:
-        columns[name] = batch.column(name).cast(SFT_SCHEMA.field(name).type)
-    return pa.RecordBatch.from_arrays([columns[name] for name in SFT_COLUMNS], schema=SFT_SCHEMA)
-
-
-def row_sizes(batch: pa.RecordBatch) -> list[int]:
-    """Approximate uncompressed bytes per row: its messages and tools text plus a small allowance."""
-    sizes = pc.add(
-        pc.fill_null(pc.binary_length(batch.column("messages")), 0),
-        pc.fill_null(pc.binary_length(batch.column("tools")), 0),
-    )
-    return [size + ROW_OVERHEAD_BYTES for size in sizes.to_pylist()]
-
-
-def sft_batch_of(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """sft_batch with the tool schemas of spec/tools.json (what the worker processes run)."""
-    return sft_batch(batch, tools_json())
-
-
-def sft_row_groups(batches: Iterable[pa.RecordBatch], max_bytes: int = MAX_ROW_GROUP_BYTES, workers: int = 1) -> Iterator[pa.Table]:
-    """Convert export batches in order and regroup them into tables of at most `max_bytes`
-    (uncompressed, approximately), one per Parquet row group, so readers that stream (the Hub
-    viewer, `datasets` streaming) never hold a huge group (spec/output.md). A single row larger than
-    `max_bytes` gets a group of its own. At most one group is held in memory at a time.
-    """
-    pending: list[pa.RecordBatch] = []
-    pending_bytes = 0
-    for _, batch in ordered_map(sft_batch_of, batches, workers):
-        start = 0
-        for offset, size in enumerate(row_sizes(batch)):
-            if pending_bytes + size > max_bytes and (pending or offset > start):
-                if offset > start:
-                    pending.append(batch.slice(start, offset - start))
-                yield pa.Table.from_batches(pending, schema=SFT_SCHEMA)
-                pending, pending_bytes, start = [], 0, offset
-            pending_bytes += size
-        if batch.num_rows > start:
-            pending.append(batch.slice(start))
-    if pending:
-        yield pa.Table.from_batches(pending, schema=SFT_SCHEMA)
+# the file
 
 
 def default_sft_path(export_path: str) -> str:
@@ -239,40 +177,3 @@ def default_sft_path(export_path: str) -> str:
     after it (output/sera_rectified.parquet -> output/sera_rectified_sft.parquet)."""
     path = Path(export_path)
     return str(path.with_name(path.stem + "_sft" + path.suffix))
-
-
-# ---------------------------------------------------------------------------------------------
-# the file (side effects)
-
-
-def write_sft_export(
-    connection: duckdb.DuckDBPyConnection,
-    relation: str,
-    export_path: str,
-    filters: dict[str, Any],
-    *,
-    batch_rows: int = READ_BATCH_ROWS,
-    max_row_group_bytes: int = MAX_ROW_GROUP_BYTES,
-) -> dict[str, Any]:
-    """Write the SFT Parquet: the main export's rows (same filters, same order: export.export_query),
-    converted batch by batch, zstd, to a temporary file beside the target, renamed at the end (the
-    target only ever holds a complete file). Returns a manifest row like export.write_export."""
-    target = Path(export_path)
-    rows = 0
-    reader = connection.sql(export_query(relation, filters)).to_arrow_reader(batch_rows)
-    try:
-        with (
-            atomic_file(target) as temporary,
-            pq.ParquetWriter(temporary, SFT_SCHEMA, compression="zstd", compression_level=ZSTD_LEVEL) as writer,
-        ):
-            for table in sft_row_groups(reader, max_row_group_bytes, default_workers()):
-                writer.write_table(table, row_group_size=table.num_rows)
-                rows += table.num_rows
-    finally:
-        reader.close()
-    return {
-        "export_path": str(target),
-        "n_rows": rows,
-        "n_bytes": target.stat().st_size,
-        "filters": " and ".join(export_filters(filters)) or None,
-    }

@@ -18,7 +18,7 @@ from types import ModuleType
 import pyarrow.parquet as pq
 import pytest
 
-from sera_rectify.pipeline import converted_reader
+from sera_rectify.pipeline import convert_to_parts, read_parts
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench"
@@ -56,10 +56,12 @@ def naive() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def project_rows(naive: ModuleType) -> dict[tuple[str, str, int], dict]:
+def project_rows(naive: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str, int], dict]:
     """The project's conversion of every sample row, keyed by (dataset, source_file, source_row)."""
     files = [file_row(naive, dataset, relative, path) for dataset, relative, path in naive.source_files(SAMPLE)]
-    rows = converted_reader(files, workers=1).read_all().to_pylist()
+    parts = tmp_path_factory.mktemp("parts") / "converted"
+    convert_to_parts(files, str(parts), workers=1)
+    rows = read_parts(str(parts)).to_pylist()
     return {(r["source_dataset"], r["source_file"], r["source_row"]): r for r in rows}
 
 

@@ -29,7 +29,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from sera_rectify import convert, sft
 from sera_rectify.convert import Converted, convert_trajectory
-from sera_rectify.export import EXPORT_COLUMNS, export_query
+from sera_rectify.export import EXPORT_COLUMNS, export_query, sql_literal, write_export
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "chat_templates" / "qwen3_tool_template.jinja"
 DATASET = "Sera-4.6-Lite-T2"
@@ -300,7 +300,7 @@ def test_the_template_refuses_a_call_without_its_tool_message(chat_template: jin
 
 
 # ---------------------------------------------------------------------------------------------
-# streams and the file
+# the file
 
 
 def export_batch(rows: list[Converted], recall: float | None = 0.5) -> pa.RecordBatch:
@@ -318,57 +318,35 @@ def export_batch(rows: list[Converted], recall: float | None = 0.5) -> pa.Record
     )
 
 
-def test_row_groups_keep_order_and_stay_under_the_byte_budget(real_converted: list[Converted]) -> None:
-    rows = real_converted * 4
-    batches = [export_batch(rows[i : i + 5]) for i in range(0, len(rows), 5)]
-    budget = 2 * max(len(row.messages.encode()) for row in rows) + 4 * len(sft.tools_json())
-    groups = list(sft.sft_row_groups(iter(batches), budget))
-    assert len(groups) > 1
-    table = pa.concat_tables(groups)
-    assert table.schema == sft.SFT_SCHEMA
-    assert table.column_names == ["messages", "tools", *[c for c in EXPORT_COLUMNS if c != "messages"]]
-    assert table.column("messages").to_pylist() == [sft.convert_messages(row.messages) for row in rows]
-    assert table.column("instance_id").to_pylist() == [f"id_{i % 5}" for i in range(len(rows))]
-    for group in groups:
-        assert group.num_rows == 1 or sum(sft.row_sizes(group.combine_chunks().to_batches()[0])) <= budget
-
-
-def test_worker_processes_give_the_same_row_groups(real_converted: list[Converted]) -> None:
-    rows = real_converted * 4
-    batches = [export_batch(rows[i : i + 3]) for i in range(0, len(rows), 3)]
-    budget = 3 * max(len(row.messages.encode()) for row in rows)
-    single = pa.concat_tables(sft.sft_row_groups(iter(batches), budget, workers=1))
-    parallel = pa.concat_tables(sft.sft_row_groups(iter(batches), budget, workers=2))
-    assert parallel.equals(single)
-
-
-def test_a_row_over_the_budget_gets_a_group_of_its_own(real_converted: list[Converted]) -> None:
-    groups = list(sft.sft_row_groups([export_batch(real_converted)], max_bytes=1))
-    assert [group.num_rows for group in groups] == [1, 1, 1]
-
-
-def test_write_sft_export_follows_the_main_export(tmp_path: Path, real_converted: list[Converted]) -> None:
-    """Same rows, order and filters as the main export (export.export_query); zstd; all fields nullable; atomic."""
+def test_sft_export_follows_the_main_export(tmp_path: Path, real_converted: list[Converted]) -> None:
+    """export.write_export with SFT_COLUMNS, as sera_rectified_sft_export calls it: the main export's
+    rows, order and filters; zstd; all fields nullable; atomic."""
     table = pa.Table.from_batches([export_batch(real_converted, recall=None)]).append_column("dataset_order", pa.array([1, 1, 1]))
-    table = table.append_column("source_file", pa.array(["f"] * 3)).append_column("source_row", pa.array([2, 0, 1]))
+    table = table.append_column("sft_messages", pa.array([sft.convert_messages(row.messages) for row in real_converted]))
     target = tmp_path / "out" / "x_sft.parquet"
     stale = target.with_name(target.name + ".tmp-123")
     target.parent.mkdir()
     stale.write_bytes(b"half")
+    relation = f"(select * exclude (messages), sft_messages as messages, {sql_literal(sft.tools_json())} as tools from rows) as sft_rows"
     with duckdb.connect() as connection:
         connection.register("rows", table)
-        manifest = sft.write_sft_export(connection, "rows", str(target), {}, batch_rows=1, max_row_group_bytes=1)
-        filtered = sft.write_sft_export(connection, "rows", str(tmp_path / "t1.parquet"), {"rollout": "T1"})
+        manifest = write_export(connection, relation, str(target), {}, sft.SFT_COLUMNS)
+        filtered = write_export(connection, relation, str(tmp_path / "t1.parquet"), {"rollout": "T1"}, sft.SFT_COLUMNS)
         main_order = [row[0] for row in connection.sql(export_query("rows", {})).fetchall()]
     assert manifest == {"export_path": str(target), "n_rows": 3, "n_bytes": target.stat().st_size, "filters": None}
     assert not stale.exists() and sorted(p.name for p in target.parent.iterdir()) == ["x_sft.parquet"]
     written = pq.ParquetFile(target)
-    assert written.schema_arrow == sft.SFT_SCHEMA
+    assert written.schema_arrow.names == ["messages", "tools", *[c for c in EXPORT_COLUMNS if c != "messages"]]
     assert all(field.nullable for field in written.schema_arrow)
-    assert written.metadata.num_row_groups == 3
-    codecs = {written.metadata.row_group(g).column(c).compression for g in range(3) for c in range(written.metadata.num_columns)}
+    codecs = {
+        written.metadata.row_group(g).column(c).compression
+        for g in range(written.metadata.num_row_groups)
+        for c in range(written.metadata.num_columns)
+    }
     assert codecs == {"ZSTD"}
-    assert written.read().column("messages").to_pylist() == [sft.convert_messages(text) for text in main_order]  # the main export's order
+    rows = written.read()
+    assert rows.column("messages").to_pylist() == [sft.convert_messages(text) for text in main_order]  # the main export's order
+    assert set(rows.column("tools").to_pylist()) == {sft.tools_json()}
     assert filtered["n_rows"] == 0 and filtered["filters"] == "rollout = 'T1'"
 
 

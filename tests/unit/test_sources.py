@@ -15,7 +15,7 @@ import yaml
 import zstandard
 
 from sera_rectify import reasons
-from sera_rectify.pipeline import converted_reader, source_file_manifest
+from sera_rectify.pipeline import convert_to_parts, read_parts, source_file_manifest
 from sera_rectify.sources import COLUMNS, SourceError, count_rows, list_source_files, parse_line
 from sera_rectify.spec import tool_names
 
@@ -38,7 +38,7 @@ def write_jsonl(path: Path, rows: list[dict | str | bytes]) -> Path:
 
 
 def file_rows(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
-    """The rows the conversion model hands to converted_reader: stg_sera__source_files + its dataset."""
+    """The rows the conversion model hands to convert_to_parts: stg_sera__source_files + its dataset."""
     return [
         {
             "source_dataset": f.dataset,
@@ -55,7 +55,9 @@ def file_rows(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
 
 
 def convert_folder(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
-    return converted_reader(file_rows(sources, dataset, rollout), workers=1).read_all().to_pylist()
+    parts = sources / "converted"
+    convert_to_parts(file_rows(sources, dataset, rollout), str(parts), workers=1)
+    return read_parts(str(parts)).to_pylist()
 
 
 def test_list_source_files_sorted_at_any_depth_skipping_dot_names_following_symlinks(tmp_path: Path) -> None:
@@ -186,7 +188,8 @@ def test_worker_processes_give_the_same_rows_in_the_same_order(tmp_path: Path) -
     write_jsonl(tmp_path / "D" / "f.jsonl", [a_row(f"r{i}") for i in range(600)] + [b"[1]"])
     write_jsonl(tmp_path / "D" / "g.jsonl", [a_row("g0")])
     files = file_rows(tmp_path, "D", "T2")
-    single = converted_reader(files, workers=1).read_all()
-    parallel = converted_reader(files, workers=2).read_all()
+    convert_to_parts(files, str(tmp_path / "single"), workers=1)
+    convert_to_parts(files, str(tmp_path / "parallel"), workers=2)
+    single, parallel = read_parts(str(tmp_path / "single")), read_parts(str(tmp_path / "parallel"))
     assert parallel.equals(single)
     assert single.num_rows == 602

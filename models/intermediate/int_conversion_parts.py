@@ -1,0 +1,23 @@
+"""One row per Parquet part written by the conversion: the source rows it holds and its size.
+
+The rules are in the sera_rectify package (spec/conversion.md); this model only streams the listed
+files through it, in order, and logs progress to the dbt log. Worker processes write the converted
+rows as numbered Parquet parts into the `converted_dir` folder (replaced as a whole when the
+conversion succeeds); int_trajectories_converted is the view that reads them.
+"""
+
+from dbt.adapters.events.logging import AdapterLogger
+
+from sera_rectify.pipeline import convert_to_parts, default_parts_dir
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    files = (
+        dbt.ref("stg_sera__source_files")
+        .join(dbt.ref("stg_sera__datasets").set_alias("datasets"), "source_dataset")
+        .order("dataset_order, source_file")
+    )
+    database_path = session.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()[0][0]
+    parts_dir = dbt.config.get("converted_dir") or default_parts_dir(database_path)
+    return convert_to_parts(files.to_arrow_table().to_pylist(), parts_dir, report=AdapterLogger("sera_rectify").info)
