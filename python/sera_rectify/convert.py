@@ -42,8 +42,21 @@ class Reject:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A kept tool call: its name and its arguments as written in the output (json.dumps text)."""
+
+    name: str
+    arguments_json: str
+
+
+@dataclass(frozen=True)
 class Converted:
-    """A converted trajectory: the `messages` JSON string and the per-row statistics."""
+    """A converted trajectory: the `messages` JSON string and the per-row statistics.
+
+    `texts` holds each output message's content before its tags are added (a ToolCall for a
+    tool_call), in message order; sft.py builds the SFT-ready variant from them instead of parsing
+    `messages` again. It may still hold lone surrogates, which `messages` has replaced (§5).
+    """
 
     messages: str
     n_messages: int
@@ -52,6 +65,7 @@ class Converted:
     n_folded_texts: int
     n_filled_reasoning: int
     n_replaced_chars: int
+    texts: tuple[str | ToolCall, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass
@@ -87,8 +101,11 @@ def load_messages(raw: Any) -> list[dict]:
     if raw is None or raw == "":
         raise Rejected(reasons.MESSAGES_MISSING, "messages is null or an empty string")
     if isinstance(raw, str):
+        text = raw
         try:
-            raw = jsontext.loads(raw)
+            raw = jsontext.loads(text)
+            if object_arguments_hold_a_float(raw):
+                raw = jsontext.loads_exact(text)
         except ValueError as err:
             raise Rejected(reasons.MESSAGES_NOT_JSON, f"messages is not valid JSON: {err}") from None
     if not isinstance(raw, list) or not all(isinstance(m, dict) for m in raw):
@@ -96,6 +113,22 @@ def load_messages(raw: Any) -> list[dict]:
     if not raw:
         raise Rejected(reasons.MESSAGES_EMPTY, "messages is an empty list")
     return raw
+
+
+def object_arguments_hold_a_float(messages: Any) -> bool:
+    """True when a tool call's arguments, given as an object, hold a float: the fast parse may have
+    read an integer beyond 64 bits as one, and arguments are written back (§5). Everything else the
+    converter writes is text, so only these need the exact (slower) parse."""
+    if not isinstance(messages, list):
+        return False
+    for message in messages:
+        calls = message.get("tool_calls") if isinstance(message, dict) else None
+        for call in calls if isinstance(calls, list) else ():
+            function = call.get("function") if isinstance(call, dict) else None
+            arguments = function.get("arguments") if isinstance(function, dict) else None
+            if isinstance(arguments, dict) and jsontext.contains_float(arguments):
+                return True
+    return False
 
 
 def check_roles(messages: list[dict]) -> list[str]:
@@ -150,8 +183,7 @@ def check_preamble(roles: list[str]) -> None:
 def parse_tool_arguments(arguments: Any, index: int) -> dict:
     """Arguments as an object (§2): a JSON string is parsed, an object kept, null or "" is {}.
 
-    Parsed with stdlib json, not orjson: the values are written back (§5), and orjson turns an
-    integer beyond 64 bits into a float (10**30 would come back as 1e+30).
+    The values are written back (§5), so numbers must come back exactly: jsontext.loads_exact.
     """
     if arguments is None or arguments == "":
         return {}
@@ -159,7 +191,7 @@ def parse_tool_arguments(arguments: Any, index: int) -> dict:
         return arguments
     if isinstance(arguments, str):
         try:
-            parsed = jsontext.loads_allowing_surrogates(arguments)
+            parsed = jsontext.loads_exact(arguments)
         except ValueError:
             raise Rejected(reasons.MALFORMED_TOOL_ARGUMENTS, f"message {index}: tool arguments are not valid JSON") from None
         if isinstance(parsed, dict):
@@ -344,10 +376,15 @@ def render_reasoning(reasoning: str) -> str:
     return THINK_OPEN + reasoning + THINK_CLOSE
 
 
-def render_tool_call(name: str, arguments: dict) -> str:
-    """json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False) in tool_call tags (§5)."""
-    call = f'{{"name": {jsontext.dumps_string(name)}, "arguments": {jsontext.dumps_object(arguments)}}}'
-    return "<tool_call>" + call + "</tool_call>"
+def tool_call(name: str, arguments: dict) -> ToolCall:
+    """A kept call with its arguments written once, as the tool_call content and the SFT variant use them."""
+    return ToolCall(name, jsontext.dumps_object(arguments))
+
+
+def render_tool_call(call: ToolCall) -> str:
+    """json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False) in tool_call tags (§5);
+    the arguments are already written (ToolCall.arguments_json = jsontext.dumps_object(arguments))."""
+    return f'<tool_call>{{"name": {jsontext.dumps_string(call.name)}, "arguments": {call.arguments_json}}}</tool_call>'
 
 
 def strip_observation_prefix(text: str) -> str:
@@ -356,7 +393,8 @@ def strip_observation_prefix(text: str) -> str:
 
 
 def render_tool_output(text: str) -> str:
-    return "<tool_response>" + strip_observation_prefix(text) + "</tool_response>"
+    """The tool output without SWE-agent's label, in tool_response tags (§5)."""
+    return "<tool_response>" + text + "</tool_response>"
 
 
 def render_answer(text: str) -> str:
@@ -408,10 +446,9 @@ def _convert(raw_messages: Any, dataset: str, instance_id: str | None, rollout_p
     run_start = trailing_submit_run_start(steps)
     kept, answer_step = steps[:run_start], steps[run_start]
 
-    out = [
-        {"role": "system", "content": render_system(texts[0])},
-        {"role": "user", "content": texts[1]},
-    ]
+    system = render_system(texts[0])
+    out = [{"role": "system", "content": system}, {"role": "user", "content": texts[1]}]
+    untagged: list[str | ToolCall] = [system, texts[1]]
     n_filled = 0
 
     def add_reasoning(pieces: list[str]) -> None:
@@ -420,13 +457,19 @@ def _convert(raw_messages: Any, dataset: str, instance_id: str | None, rollout_p
         filled = fill_empty_reasoning(reasoning, dataset, instance_id, len(out))
         n_filled += filled != reasoning
         out.append({"role": "reasoning", "content": render_reasoning(filled)})
+        untagged.append(filled)
 
     for step in kept:
         add_reasoning(step.folded + [step.reasoning])
-        out.append({"role": "tool_call", "content": render_tool_call(step.name, step.arguments)})
-        out.append({"role": "tool_output", "content": render_tool_output(step.output)})
+        call = tool_call(step.name, step.arguments)
+        output = strip_observation_prefix(step.output)
+        out.append({"role": "tool_call", "content": render_tool_call(call)})
+        out.append({"role": "tool_output", "content": render_tool_output(output)})
+        untagged += [call, output]
     add_reasoning(answer_step.folded + [answer_step.reasoning] + [text.reasoning for text in trailing_texts])
-    out.append({"role": "answer", "content": render_answer(answer_text(rollout_patch, steps[-1]))})
+    answer = answer_text(rollout_patch, steps[-1])
+    out.append({"role": "answer", "content": render_answer(answer)})
+    untagged.append(answer)
 
     text, n_replaced = replace_lone_surrogates(dump_messages(out))
     return Converted(
@@ -437,4 +480,5 @@ def _convert(raw_messages: Any, dataset: str, instance_id: str | None, rollout_p
         n_folded_texts=sum(len(step.folded) for step in kept) + len(answer_step.folded) + len(trailing_texts),
         n_filled_reasoning=n_filled,
         n_replaced_chars=n_replaced,
+        texts=tuple(untagged),
     )

@@ -54,11 +54,36 @@ def loads_allowing_surrogates(text: str) -> Any:
 
 
 def loads(text: str) -> Any:
-    """Parse JSON text; raises ValueError (orjson's error is one) when it is not valid JSON."""
+    """Parse JSON text; raises ValueError (orjson's error is one) when it is not valid JSON.
+
+    orjson reads an integer beyond 64 bits as a float: use loads_exact where numbers are written back.
+    """
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return loads_allowing_surrogates(text)
+
+
+def contains_float(value: Any) -> bool:
+    """True when a parsed JSON value holds a float anywhere."""
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(contains_float(item) for item in value.values())
+    if isinstance(value, list):
+        return any(contains_float(item) for item in value)
+    return False
+
+
+def loads_exact(text: str) -> Any:
+    """Parse JSON text exactly as stdlib json would (strict, lone surrogates allowed), at orjson's
+    speed when it can: orjson reads an integer beyond 64 bits as a float (10**30 -> 1e+30), so a
+    result holding any float is parsed again by stdlib json, as is any text orjson refuses."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return loads_allowing_surrogates(text)
+    return loads_allowing_surrogates(text) if contains_float(value) else value
 
 
 def dumps_string(text: str) -> str:

@@ -20,6 +20,7 @@ from there, and export.write_export writes the file like the main export.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,15 +87,15 @@ def inner_text(message: Any, role: str, position: int) -> str:
     return content[len(open_tag) : len(content) - len(close_tag)]
 
 
-def preamble_message(message: Any, role: str, position: int) -> dict[str, str]:
-    """The system or user message, unchanged."""
+def preamble_text(message: Any, role: str, position: int) -> str:
+    """The content of the system or user message, unchanged."""
     if not isinstance(message, dict) or message.get("role") != role or not isinstance(message.get("content"), str):
         raise NotRectified(f"message {position}: expected a {role} message with text content")
-    return {"role": role, "content": message["content"]}
+    return message["content"]
 
 
-def tool_call_messages(reasoning: str, call_text: str, output: str, index: int, position: int) -> list[dict[str, Any]]:
-    """One reasoning / tool_call / tool_output cycle as an assistant call and its tool message.
+def tool_call_of(call_text: str, position: int) -> convert.ToolCall:
+    """The inside of a rectified tool_call's tags as name and arguments text.
 
     The arguments become a JSON *string* (OpenAI's wire format, which chat templates and trainers
     expect), written like the converter writes JSON: json.dumps(..., ensure_ascii=False), by the
@@ -106,49 +107,54 @@ def tool_call_messages(reasoning: str, call_text: str, output: str, index: int, 
         raise NotRectified(f"message {position}: tool_call is not JSON: {err}") from None
     if not isinstance(call, dict) or set(call) != {"name", "arguments"} or not isinstance(call["arguments"], dict):
         raise NotRectified(f"message {position}: tool_call must hold exactly name and arguments (an object)")
-    call_id = tool_call_id(index)
-    return [
-        {
-            "role": "assistant",
-            "reasoning_content": reasoning,
-            "content": "",
-            "tool_calls": [
-                {
-                    "id": call_id,
-                    "type": "function",
-                    "function": {"name": call["name"], "arguments": jsontext.dumps_object(call["arguments"])},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": call_id, "content": output},
-    ]
+    return convert.ToolCall(call["name"], jsontext.dumps_object(call["arguments"]))
 
 
-def to_openai_messages(messages: list[Any]) -> list[dict[str, Any]]:
+def untagged_texts(messages: list[Any]) -> list[str | convert.ToolCall]:
     """A rectified message list (system, user, reasoning, (tool_call, tool_output, reasoning)*,
-    answer: conversion.md §6) as an OpenAI chat list; raises NotRectified on any other sequence."""
+    answer: conversion.md §6) as its contents without tags, tool calls as ToolCall; raises
+    NotRectified on any other sequence."""
     if len(messages) < 4:
         raise NotRectified(f"{len(messages)} messages: a rectified row has at least 4")
-    out = [preamble_message(messages[0], "system", 0), preamble_message(messages[1], "user", 1)]
-    position, n_calls = 2, 0
+    texts: list[str | convert.ToolCall] = [preamble_text(messages[0], "system", 0), preamble_text(messages[1], "user", 1)]
+    position = 2
     while True:
-        reasoning = inner_text(messages[position], "reasoning", position)
+        texts.append(inner_text(messages[position], "reasoning", position))
         following = messages[position + 1] if position + 1 < len(messages) else None
         if isinstance(following, dict) and following.get("role") == "answer":
-            answer = inner_text(following, "answer", position + 1)
+            texts.append(inner_text(following, "answer", position + 1))
             if position + 2 != len(messages):
                 raise NotRectified(f"message {position + 2}: nothing may follow the answer")
-            out.append({"role": "assistant", "reasoning_content": reasoning, "content": answer})
-            return out
+            return texts
         if position + 2 >= len(messages):
             raise NotRectified(f"message {position + 1}: expected tool_call then tool_output, or answer")
-        call_text = inner_text(following, "tool_call", position + 1)
-        output = inner_text(messages[position + 2], "tool_output", position + 2)
-        out.extend(tool_call_messages(reasoning, call_text, output, n_calls, position + 1))
+        texts.append(tool_call_of(inner_text(following, "tool_call", position + 1), position + 1))
+        texts.append(inner_text(messages[position + 2], "tool_output", position + 2))
         position += 3
-        n_calls += 1
         if position >= len(messages):
             raise NotRectified(f"message {position}: the row ends without an answer")
+
+
+def to_openai_messages(texts: Sequence[str | convert.ToolCall]) -> list[dict[str, Any]]:
+    """The untagged contents of a rectified row (system, user, reasoning, (call, output,
+    reasoning)*, answer) as an OpenAI chat list: each reasoning + call becomes an assistant turn
+    with `tool_calls`, each output a tool turn, the last reasoning + answer the final assistant turn."""
+    out: list[dict[str, Any]] = [{"role": "system", "content": texts[0]}, {"role": "user", "content": texts[1]}]
+    for n_call, position in enumerate(range(2, len(texts) - 2, 3)):
+        reasoning, call, output = texts[position : position + 3]
+        call_id = tool_call_id(n_call)
+        function = {"name": call.name, "arguments": call.arguments_json}
+        out.append(
+            {
+                "role": "assistant",
+                "reasoning_content": reasoning,
+                "content": "",
+                "tool_calls": [{"id": call_id, "type": "function", "function": function}],
+            }
+        )
+        out.append({"role": "tool", "tool_call_id": call_id, "content": output})
+    out.append({"role": "assistant", "reasoning_content": texts[-2], "content": texts[-1]})
+    return out
 
 
 def convert_messages(messages_json: str) -> str:
@@ -157,7 +163,7 @@ def convert_messages(messages_json: str) -> str:
     orjson reads and writes it (compact separators, UTF-8 as is): the whole-row dump is the costly
     part, and stdlib json runs it at a sixth of orjson's speed. The input holds no lone surrogate
     (the converter replaced them, conversion.md §5), which is the one thing orjson refuses. The
-    tool-call `arguments` strings inside keep json.dumps' own style (tool_call_messages).
+    tool-call `arguments` strings inside keep json.dumps' own style (tool_call_of).
     """
     try:
         messages = orjson.loads(messages_json)
@@ -165,7 +171,20 @@ def convert_messages(messages_json: str) -> str:
         raise NotRectified(f"messages is not JSON: {err}") from None
     if not isinstance(messages, list):
         raise NotRectified(f"messages is a JSON {type(messages).__name__}, not a list")
-    return orjson.dumps(to_openai_messages(messages)).decode("utf-8")
+    return orjson.dumps(to_openai_messages(untagged_texts(messages))).decode("utf-8")
+
+
+def sft_messages_of(converted: convert.Converted) -> str:
+    """convert_messages(converted.messages), built from the converter's untagged texts instead of
+    parsing the row again (the conversion's workers call this on every row: a third of the cost).
+
+    A text with a lone surrogate cannot be written by orjson; `messages` has it replaced by U+FFFD
+    (conversion.md §5), so that rare row goes through convert_messages and matches the main export.
+    """
+    try:
+        return orjson.dumps(to_openai_messages(converted.texts)).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return convert_messages(converted.messages)
 
 
 # ---------------------------------------------------------------------------------------------

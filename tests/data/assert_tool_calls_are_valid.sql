@@ -10,15 +10,16 @@ with
 
 tool_calls as (
 
-    -- the JSON-escaped text inside each <tool_call>...</tool_call>, one row per call
+    -- the JSON-escaped text inside each <tool_call>...</tool_call>, one row per call. Plain string
+    -- splits, not a regular expression (3x faster): the marker's unescaped quotes cannot occur
+    -- inside a JSON string, and assert_role_sequence_is_valid checks the structure around it
     select
         source_dataset,
         source_file,
         source_row,
-        unnest(regexp_extract_all(
-            messages,
-            '\{"role": "tool_call", "content": "<tool_call>((?:[^"\\]|\\.)*)</tool_call>"\}',
-            1
+        unnest(list_transform(
+            string_split(messages, '{"role": "tool_call", "content": "<tool_call>')[2:],
+            lambda piece: split_part(piece, '</tool_call>"}', 1)
         )) as escaped_call
     from {{ ref('sera_rectified') }}
 

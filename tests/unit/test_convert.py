@@ -889,7 +889,7 @@ def test_render_system_package_copies_match_the_contract() -> None:
     ],
 )
 def test_render_tool_call(name: str, arguments: dict, text: str) -> None:
-    assert C.render_tool_call(name, arguments) == text
+    assert C.render_tool_call(C.tool_call(name, arguments)) == text
 
 
 def test_render_tool_call_whole_row_keeps_argument_order_and_non_ascii(H: Any) -> None:
@@ -940,7 +940,7 @@ def test_render_reasoning_and_answer() -> None:
     assert C.render_reasoning("R") == "<think>R</think>"
     assert C.render_answer("") == "<answer></answer>"
     assert C.render_answer(PATCH) == "<answer>" + PATCH + "</answer>"
-    assert C.render_tool_output(OBSERVATION + "x\r\n") == "<tool_response>x\r\n</tool_response>"
+    assert C.render_tool_output(C.strip_observation_prefix(OBSERVATION + "x\r\n")) == "<tool_response>x\r\n</tool_response>"
 
 
 @pytest.mark.parametrize(

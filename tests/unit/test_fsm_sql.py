@@ -44,6 +44,9 @@ def tool_call(inner: str) -> dict:
 BROKEN = {
     "not JSON": ("[{", "not valid JSON"),
     "null": (None, "not valid JSON"),
+    "an escape JSON does not have": (json.dumps(GOOD).replace('"u"', '"\\x41"', 1), "not valid JSON"),
+    "a short unicode escape": (json.dumps(GOOD).replace('"u"', '"\\u00e"', 1), "not valid JSON"),
+    "a raw control character": (json.dumps(GOOD).replace('"u"', '"a\tb"', 1), "not valid JSON"),
     "an object": ('{"role": "system"}', "rendered as"),
     "compact separators": (json.dumps(GOOD, separators=(",", ":")), "rendered as"),
     "keys in content, role order": (json.dumps([{"content": m["content"], "role": m["role"]} for m in GOOD]), "rendered as"),

@@ -53,11 +53,41 @@ def test_loads_accepts_lone_surrogate_escapes() -> None:
     assert jsontext.loads('["\\ud83d"]') == ["\ud83d"]
 
 
+def test_loads_exact_keeps_big_integers_and_floats_as_stdlib_json_does() -> None:
+    for text in ['{"n": 1000000000000000000000000000000}', '{"n": -9223372036854775809, "f": 0.1}', '{"a": [1, -0.0, 1e300]}', '"\\ud83d"']:
+        assert jsontext.loads_exact(text) == json.loads(text)
+        assert json.dumps(jsontext.loads_exact(text)) == json.dumps(json.loads(text))
+    with pytest.raises(ValueError):
+        jsontext.loads_exact('{"n": NaN}')
+
+
+def test_big_integers_in_object_arguments_of_a_messages_string_stay_exact() -> None:
+    """The messages text is parsed fast (orjson), which reads 10**30 as 1e+30; arguments given as an
+    object are written back, so a float there sends the row through the exact parse."""
+    from sera_rectify.convert import Converted, convert_trajectory
+
+    def call(name: str, arguments: dict) -> dict:
+        return {"role": "assistant", "content": "<think>r</think>", "tool_calls": [{"id": "a", "function": {"name": name, "arguments": arguments}}]}
+
+    messages = [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "u"},
+        call("bash", {"command": "ls", "n": 10**30, "f": 1.5}),
+        {"role": "tool", "content": "out"},
+        call("submit", {}),
+        {"role": "tool", "content": "diff"},
+    ]
+    result = convert_trajectory(json.dumps(messages), dataset="d", instance_id="i", rollout_patch=None)
+    assert isinstance(result, Converted)
+    tool_call = next(m["content"] for m in json.loads(result.messages) if m["role"] == "tool_call")
+    assert tool_call == '<tool_call>{"name": "bash", "arguments": {"command": "ls", "n": 1000000000000000000000000000000, "f": 1.5}}</tool_call>'
+
+
 def test_big_integers_in_tool_arguments_stay_exact() -> None:
-    from sera_rectify.convert import parse_tool_arguments, render_tool_call
+    from sera_rectify.convert import parse_tool_arguments, render_tool_call, tool_call
 
     arguments = parse_tool_arguments('{"n": 1000000000000000000000000000000, "m": -9223372036854775809}', 3)
-    assert render_tool_call("bash", arguments) == '<tool_call>{"name": "bash", "arguments": {"n": 1000000000000000000000000000000, "m": -9223372036854775809}}</tool_call>'
+    assert render_tool_call(tool_call("bash", arguments)) == '<tool_call>{"name": "bash", "arguments": {"n": 1000000000000000000000000000000, "m": -9223372036854775809}}</tool_call>'
 
 
 def test_a_number_too_large_for_a_double_is_not_json_we_can_keep() -> None:

@@ -35,6 +35,7 @@ from hypothesis.errors import UnsatisfiedAssumption
 from sera_rectify.convert import Converted, Reject, convert_trajectory
 from sera_rectify.pipeline import convert_record
 from sera_rectify.reasons import REJECT_REASONS
+from sera_rectify.sft import convert_messages, sft_messages_of
 from sera_rectify.sources import LineReject, SourceFile, parse_line, traj_record
 
 settings.register_profile(
@@ -128,6 +129,13 @@ def check_outcome(result: Any) -> None:
         assert isinstance(result.detail, str) and result.detail.strip(), result
     else:
         check_converted(result)
+        check_sft_variant(result)
+
+
+def check_sft_variant(result: Converted) -> None:
+    """The SFT-ready messages built from the converter's untagged texts (what the pipeline writes)
+    equal the ones derived from the `messages` text alone (sft.convert_messages)."""
+    assert sft_messages_of(result) == convert_messages(result.messages)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,6 +484,7 @@ def test_valid_history_converts_to_exactly_the_reference_output(history: History
     assert result.n_folded_texts == sum(1 for turn in history.body if turn.tool is None) + len(history.trailing)
     assert result.n_filled_reasoning == filled
     assert result.n_replaced_chars == 0
+    check_sft_variant(result)
     event(f"kept steps: {min(kept_steps, 5)}{'+' if kept_steps >= 5 else ''}")
     event(f"trimmed submits: {result.n_trimmed_submits}")
     event(f"filled reasonings: {min(filled, 2)}{'+' if filled >= 2 else ''}")
@@ -495,6 +504,7 @@ def test_lone_surrogates_in_a_kept_output_are_replaced_and_counted(history: Hist
     check_converted(result)
     assert result.n_replaced_chars == count
     assert result.messages.count("x\ufffd") >= count
+    check_sft_variant(result)  # orjson refuses the surrogate: the fallback parses `messages`
 
 
 # ---------------------------------------------------------------------------------------------

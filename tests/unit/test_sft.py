@@ -164,6 +164,25 @@ def test_message_count_matches_the_rectified_row(real_converted: list[Converted]
         assert len(messages) == 2 * row.n_tool_calls + 3 == row.n_messages - row.n_tool_calls - 1
 
 
+def test_the_pipelines_fast_path_equals_the_text_path_on_real_rows(real_converted: list[Converted]) -> None:
+    """What the conversion workers write (sft_messages_of: from the converter's untagged texts) is
+    what the rectified `messages` text alone gives (convert_messages); the property tests check it
+    on generated histories too."""
+    for row in real_converted:
+        assert row.texts and sft.sft_messages_of(row) == sft.convert_messages(row.messages)
+
+
+def test_a_lone_surrogate_takes_the_text_path_and_matches_the_main_export(sera_rows: list[dict]) -> None:
+    raw = json.loads(sera_rows[0]["messages"])
+    raw[3]["content"] = "before \ud83d after" if isinstance(raw[3]["content"], str) else raw[3]["content"]
+    for part in raw[3]["content"] if isinstance(raw[3]["content"], list) else []:
+        part["text"] = "before \ud83d after"
+    result = convert_trajectory(raw, dataset=DATASET, instance_id="x", rollout_patch=sera_rows[0]["rollout_patch"])
+    assert isinstance(result, Converted) and result.n_replaced_chars == 1
+    assert "before \ufffd after" in sft.sft_messages_of(result)
+    assert sft.sft_messages_of(result) == sft.convert_messages(result.messages)
+
+
 def test_conversion_is_deterministic(row0: Converted) -> None:
     assert sft.convert_messages(row0.messages) == sft.convert_messages(row0.messages)
 
