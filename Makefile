@@ -61,4 +61,4 @@ docs: venv
 	$(DBT) docs generate
 
 clean:
-	rm -rf target logs output sera.duckdb sera.duckdb.wal
+	rm -rf target logs output sera.duckdb sera.duckdb.wal sera_converted
