@@ -311,7 +311,7 @@ def prepare_worker() -> None:
     collections, which would otherwise walk them again and again while the conversion allocates.
     mallopt (glibc only): every row allocates and frees strings of 100 KB to a few MB; by default
     glibc hands freed memory back to the kernel and faults fresh pages in for the next row, and
-    the workers spent ~17% of their CPU time in the kernel (1.7 million page faults at 2 GB).
+    the workers spent ~20% of their CPU time in the kernel (1.7 million page faults at 2 GB).
     A high trim threshold keeps the freed pages for reuse: ~4x fewer faults, ~5% less CPU. The
     heap stays at the worker's peak, which the chunk size bounds.
     """
