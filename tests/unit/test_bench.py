@@ -274,3 +274,20 @@ def test_run_smoke_writes_a_report(tmp_path: Path) -> None:
     assert size["steps"]["copy_floor"]["returncode"] == 0 and size["steps"]["naive"]["returncode"] == 0
     assert {t["target"] for t in report["targets"]} >= {"build_vs_copy_floor", "build_vs_naive", "build_peak_rss_bytes"}
     assert "copy_floor" in result.stdout and "dbt_build" in result.stdout
+
+
+def test_tree_monitor_finds_every_process_of_the_tree() -> None:
+    """The memory poller walks /proc/PID/task/*/children: a shell, its two children and a grandchild."""
+    run = load_bench("run")
+    script = "sleep 3 & (sleep 3 & wait) & wait"
+    with subprocess.Popen(["sh", "-c", script]) as process:
+        monitor = run.TreeMonitor(process.pid, 0.05)
+        deadline = 50
+        while len(monitor.tree()) < 4 and deadline:  # sh, its sleep, the sub-shell, the sub-shell's sleep
+            subprocess.run(["sleep", "0.05"], check=True)
+            deadline -= 1
+        monitor.sample()
+        tree = monitor.tree()
+        process.kill()
+    assert tree[0] == process.pid and len(tree) >= 4
+    assert monitor.max_processes >= 4 and monitor.peak_rss > 0
