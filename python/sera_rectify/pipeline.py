@@ -443,9 +443,10 @@ def check_parts_dir(target: Path) -> None:
         raise SourceError(f"converted_dir {target} is a file, not a folder: set the converted_dir var to a new or empty folder.")
     foreign = sorted(path.name for path in target.iterdir() if not path.match(PART_GLOB)) if target.is_dir() else []
     if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
         raise SourceError(
-            f"converted_dir {target} holds {len(foreign)} entries that are not conversion parts (e.g. {foreign[0]}) and "
-            "would be replaced: set the converted_dir var to a new or empty folder."
+            f"converted_dir {target} holds other things than conversion parts ({foreign[0]}{more}), and each build "
+            "replaces that folder as a whole: set the converted_dir var to a new or empty folder."
         )
 
 

@@ -193,3 +193,47 @@ def test_worker_processes_give_the_same_rows_in_the_same_order(tmp_path: Path) -
     single, parallel = read_parts(str(tmp_path / "single")), read_parts(str(tmp_path / "parallel"))
     assert parallel.equals(single)
     assert single.num_rows == 602
+
+
+def test_parts_follow_source_order_one_file_per_part_and_a_part_for_an_empty_file(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "D" / "a.jsonl", [a_row(f"a{i}") for i in range(300)])  # 256 + 44 rows: two parts
+    (tmp_path / "D" / "b.jsonl").write_bytes(b"\n\n")  # blank lines only: no row, one empty part
+    write_jsonl(tmp_path / "D" / "c.jsonl", [a_row("c0")])
+    manifest = convert_to_parts(file_rows(tmp_path, "D"), str(tmp_path / "parts"), workers=2).to_pylist()
+    assert [(m["part_number"], m["source_file"], m["first_source_row"], m["n_rows"]) for m in manifest] == [
+        (0, "D/a.jsonl", 0, 256),
+        (1, "D/a.jsonl", 256, 44),
+        (2, "D/b.jsonl", 0, 0),
+        (3, "D/c.jsonl", 0, 1),
+    ]
+    assert [Path(m["part_path"]).name for m in manifest] == [f"part-00000{n}.parquet" for n in range(4)]
+    assert all(Path(m["part_path"]).is_absolute() and Path(m["part_path"]).is_file() for m in manifest)
+    rows = read_parts(str(tmp_path / "parts")).to_pylist()
+    assert [(r["source_file"], r["source_row"], r["instance_id"]) for r in rows] == [
+        *[("D/a.jsonl", i, f"a{i}") for i in range(300)],
+        ("D/c.jsonl", 0, "c0"),
+    ]
+
+
+def test_a_failed_conversion_keeps_the_previous_parts(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "D" / "a.jsonl", [a_row("old")])
+    parts = tmp_path / "parts"
+    convert_to_parts(file_rows(tmp_path, "D"), str(parts), workers=1)
+    before = {path.name: path.read_bytes() for path in parts.iterdir()}
+    write_jsonl(tmp_path / "D" / "a.jsonl", [{"messages": "[]"}])  # every other column missing: the file fails
+    with pytest.raises(SourceError, match="a.jsonl"):
+        convert_to_parts(file_rows(tmp_path, "D"), str(parts), workers=1)
+    assert {path.name: path.read_bytes() for path in parts.iterdir()} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["D", "parts"]  # no temporary folder left
+
+
+def test_converted_dir_holding_other_files_is_refused_untouched(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "D" / "a.jsonl", [a_row()])
+    precious = tmp_path / "home" / "notes.txt"
+    precious.parent.mkdir()
+    precious.write_text("keep me")
+    with pytest.raises(SourceError, match=r"holds other things than conversion parts \(notes\.txt\).*set the converted_dir var"):
+        convert_to_parts(file_rows(tmp_path, "D"), str(precious.parent), workers=1)
+    assert precious.read_text() == "keep me"
+    with pytest.raises(SourceError, match="is a file, not a folder"):
+        convert_to_parts(file_rows(tmp_path, "D"), str(precious), workers=1)
