@@ -35,11 +35,14 @@ from .sources import (
     SourceFile,
     check_columns,
     count_rows,
+    is_plain_jsonl,
+    iter_line_ends,
     iter_lines,
     iter_parquet_rows,
     list_source_files,
     parse_line,
     read_bytes,
+    read_line_range,
     traj_record,
 )
 
@@ -127,12 +130,15 @@ class Dataset:
 
 @dataclass
 class Chunk:
-    """Consecutive rows of one file: raw lines or .traj file contents (bytes), or Parquet row dicts."""
+    """Consecutive rows of one file: the byte range of a plain JSON Lines file (its worker reads the
+    lines), or the records themselves: lines of a compressed file, .traj contents, Parquet row dicts."""
 
     source: SourceFile
     dataset: Dataset
     first_row: int
     records: list[bytes | dict] = field(default_factory=list)
+    byte_range: tuple[int, int] | None = None
+    n_rows: int = 0
     n_bytes: int = 0
     last_of_file: bool = False
 
@@ -255,7 +261,7 @@ def convert_chunk(chunk: Chunk) -> tuple[pa.RecordBatch, set[str], int]:
     rows = []
     keys: set[str] = set()
     n_objects = 0
-    for offset, record in enumerate(chunk.records):
+    for offset, record in enumerate(chunk_records(chunk)):
         parsed = parse_record(record, chunk.source)
         if isinstance(parsed, LineReject):
             row = {"reject_reason": parsed.reason, "reject_detail": parsed.detail}
@@ -276,9 +282,25 @@ def convert_chunk(chunk: Chunk) -> tuple[pa.RecordBatch, set[str], int]:
     return pa.RecordBatch.from_pylist(rows, schema=CONVERTED_SCHEMA), keys, n_objects
 
 
+def chunk_records(chunk: Chunk) -> list[bytes | dict]:
+    """A chunk's records; a byte range is read here, in the worker, and must hold the rows planned."""
+    if chunk.byte_range is None:
+        return chunk.records
+    records = read_line_range(chunk.source.path, *chunk.byte_range, chunk.first_row)
+    if len(records) != chunk.n_rows:
+        raise SourceError(
+            f"{chunk.source.path} changed while it was read: bytes {chunk.byte_range[0]:,}-{chunk.byte_range[1]:,} held "
+            f"{chunk.n_rows} rows and now hold {len(records)}. Build again once the file is complete."
+        )
+    return records
+
+
 def read_chunks(source: SourceFile, dataset: Dataset) -> Iterator[Chunk]:
     """Split one file into chunks of at most CHUNK_MAX_ROWS rows or about CHUNK_MAX_BYTES bytes; the
     last one (empty only for a file without rows) is marked last_of_file."""
+    if is_plain_jsonl(source):
+        yield from line_range_chunks(source, dataset)
+        return
     records: Iterable[bytes | dict]
     if source.file_format == "jsonl":
         records = iter_lines(source.path)
@@ -288,11 +310,28 @@ def read_chunks(source: SourceFile, dataset: Dataset) -> Iterator[Chunk]:
         records = [read_bytes(source)]
     chunk = Chunk(source, dataset, 0)
     for record in records:
-        if len(chunk.records) >= CHUNK_MAX_ROWS or chunk.n_bytes >= CHUNK_MAX_BYTES:
+        if chunk.n_rows >= CHUNK_MAX_ROWS or chunk.n_bytes >= CHUNK_MAX_BYTES:
             yield chunk
-            chunk = Chunk(source, dataset, chunk.first_row + len(chunk.records))
+            chunk = Chunk(source, dataset, chunk.first_row + chunk.n_rows)
         chunk.records.append(record)
+        chunk.n_rows += 1
         chunk.n_bytes += len(record) if isinstance(record, bytes) else 0
+    chunk.last_of_file = True
+    yield chunk
+
+
+def line_range_chunks(source: SourceFile, dataset: Dataset) -> Iterator[Chunk]:
+    """read_chunks for a plain JSON Lines file: byte ranges ending after a non-blank line."""
+    start = end = 0
+    chunk = Chunk(source, dataset, 0, byte_range=(0, 0))
+    for end in iter_line_ends(source.path):
+        if chunk.n_rows >= CHUNK_MAX_ROWS or chunk.n_bytes >= CHUNK_MAX_BYTES:
+            yield chunk
+            start = chunk.byte_range[1]
+            chunk = Chunk(source, dataset, chunk.first_row + chunk.n_rows, byte_range=(start, start))
+        chunk.byte_range = (start, end)
+        chunk.n_rows += 1
+        chunk.n_bytes = end - start
     chunk.last_of_file = True
     yield chunk
 

@@ -127,6 +127,12 @@ def is_blank(line: bytes) -> bool:
     return not line or line.isspace()
 
 
+def unreadable(path: str, rows: int, err: Exception) -> SourceError:
+    return SourceError(
+        f"cannot read {path} after {rows:,} rows: {err}. Re-download or repair the file, or move it out of the dataset folder."
+    )
+
+
 def iter_lines(path: str) -> Iterator[bytes]:
     """The non-blank lines of a JSON Lines file, one at a time (rows can be hundreds of MB)."""
     rows = 0
@@ -137,9 +143,40 @@ def iter_lines(path: str) -> Iterator[bytes]:
                     rows += 1
                     yield line
     except (OSError, EOFError, zstandard.ZstdError) as err:
-        raise SourceError(
-            f"cannot read {path} after {rows:,} rows: {err}. Re-download or repair the file, or move it out of the dataset folder."
-        ) from None
+        raise unreadable(path, rows, err) from None
+
+
+def is_plain_jsonl(source: SourceFile) -> bool:
+    """An uncompressed JSON Lines file: any byte range of it can be read on its own."""
+    return source.file_format == "jsonl" and not source.path.endswith((".gz", ".zst"))
+
+
+def iter_line_ends(path: str) -> Iterator[int]:
+    """For a plain JSON Lines file: the byte offset just after each non-blank line, in order. The
+    conversion's main process plans its chunks with these; each worker then reads its own byte
+    range (read_line_range), so no line travels through a pipe."""
+    rows = offset = 0
+    try:
+        with open(path, "rb", buffering=READ_BUFFER_BYTES) as handle:
+            for line in handle:
+                offset += len(line)
+                if not is_blank(line):
+                    rows += 1
+                    yield offset
+    except OSError as err:
+        raise unreadable(path, rows, err) from None
+
+
+def read_line_range(path: str, start: int, end: int, first_row: int) -> list[bytes]:
+    """The non-blank lines in bytes [start, end) of a plain JSON Lines file, without their newline
+    (the rows first_row, first_row + 1, ... of iter_lines)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            data = handle.read(end - start)
+    except OSError as err:
+        raise unreadable(path, first_row, err) from None
+    return [line for line in data.split(b"\n") if not is_blank(line)]
 
 
 def count_rows(source: SourceFile) -> int:

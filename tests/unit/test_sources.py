@@ -237,3 +237,42 @@ def test_converted_dir_holding_other_files_is_refused_untouched(tmp_path: Path) 
     assert precious.read_text() == "keep me"
     with pytest.raises(SourceError, match="is a file, not a folder"):
         convert_to_parts(file_rows(tmp_path, "D"), str(precious), workers=1)
+
+
+def test_byte_range_chunks_read_the_same_rows_as_the_line_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain .jsonl is planned as byte ranges that the workers read; a .jsonl.gz goes line by line
+    through the main process (iter_lines). The same bytes give the same rows either way: blank and
+    whitespace-only lines skipped, CRLF, a bad line, chunks cut inside runs of blank lines, a row larger
+    than a chunk, and a last line without a newline."""
+    monkeypatch.setattr("sera_rectify.pipeline.CHUNK_MAX_ROWS", 3)
+    monkeypatch.setattr("sera_rectify.pipeline.CHUNK_MAX_BYTES", 2000)
+    lines = [json.dumps(a_row(f"r{i}")).encode() for i in range(10)]
+    big = json.dumps(a_row("big", func_path="x" * 5000)).encode()
+    data = b"\n".join([lines[0], b"", b"  \t", lines[1] + b"\r", lines[2], b"[1, 2]", big, b"\r", *lines[3:9], b"", b"", lines[9]])
+    (tmp_path / "plain" / "D").mkdir(parents=True)
+    (tmp_path / "plain" / "D" / "f.jsonl").write_bytes(data)
+    (tmp_path / "gz" / "D").mkdir(parents=True)
+    (tmp_path / "gz" / "D" / "f.jsonl.gz").write_bytes(gzip.compress(data))
+    manifests, tables = [], []
+    for kind in ("plain", "gz"):
+        manifests.append(convert_to_parts(file_rows(tmp_path / kind, "D"), str(tmp_path / f"parts_{kind}"), workers=2).to_pylist())
+        tables.append(read_parts(str(tmp_path / f"parts_{kind}")).drop_columns(["source_file"]))
+    assert tables[0].equals(tables[1])
+    rows = tables[0].to_pylist()
+    assert [r["instance_id"] for r in rows] == ["r0", "r1", "r2", None, "big", "r3", "r4", "r5", "r6", "r7", "r8", "r9"]
+    assert [r["source_row"] for r in rows] == list(range(12))
+    assert rows[3]["reject_reason"] == reasons.LINE_NOT_AN_OBJECT
+    assert [m["n_rows"] for m in manifests[0]] == [m["n_rows"] for m in manifests[1]]
+    assert sum(m["n_rows"] for m in manifests[0]) == 12 == count_rows(list_source_files(str(tmp_path / "plain" / "D"), "D")[0])
+
+
+def test_a_file_that_changes_between_planning_and_reading_is_an_error(tmp_path: Path) -> None:
+    from sera_rectify.pipeline import Chunk, Dataset, chunk_records
+
+    path = write_jsonl(tmp_path / "D" / "f.jsonl", [a_row("a"), a_row("b")])
+    source = list_source_files(str(tmp_path / "D"), "D")[0]
+    chunk = Chunk(source, Dataset("D", 1, "GLM-4.6", "lite", "T1"), 0, byte_range=(0, path.stat().st_size), n_rows=2)
+    assert [json.loads(line)["instance_id"] for line in chunk_records(chunk)] == ["a", "b"]
+    path.write_bytes(b"\n" * path.stat().st_size)
+    with pytest.raises(SourceError, match=r"f\.jsonl changed while it was read: bytes 0-[\d,]+ held 2 rows and now hold 0"):
+        chunk_records(chunk)
