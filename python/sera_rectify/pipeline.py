@@ -1,8 +1,9 @@
 """Streaming conversion of source files into Parquet parts, for the dbt conversion model.
 
-The main process reads lines (or Parquet rows) in bounded chunks; worker processes parse and
-convert each chunk and write it as one numbered Parquet part; only a small summary comes back. At
-no point is a whole dataset in Python memory: at most `2 x workers` chunks are in flight. The
+The main process plans bounded chunks: byte ranges of a plain JSON Lines file (the worker reads
+them), or the records of a compressed file, a Parquet file or a .traj file. Worker processes parse
+and convert each chunk and write it as one numbered Parquet part; only a small summary comes back.
+At no point is a whole dataset in Python memory: at most `2 x workers` chunks are in flight. The
 converted text never passes through the main process or DuckDB's own storage: DuckDB reads the
 parts (in part-number order = source order) through the view int_trajectories_converted.
 """
@@ -322,7 +323,7 @@ def read_chunks(source: SourceFile, dataset: Dataset) -> Iterator[Chunk]:
 
 def line_range_chunks(source: SourceFile, dataset: Dataset) -> Iterator[Chunk]:
     """read_chunks for a plain JSON Lines file: byte ranges ending after a non-blank line."""
-    start = end = 0
+    start = 0
     chunk = Chunk(source, dataset, 0, byte_range=(0, 0))
     for end in iter_line_ends(source.path):
         if chunk.n_rows >= CHUNK_MAX_ROWS or chunk.n_bytes >= CHUNK_MAX_BYTES:
@@ -500,7 +501,7 @@ def default_parts_dir(database_path: str | None) -> str:
 
 def read_parts(parts_dir: str) -> pa.Table:
     """All converted rows of parts_dir in source order (part-number order, as DuckDB's glob reads
-    them), for tests and the benchmark's profile."""
+    them), for tests."""
     paths = sorted(Path(parts_dir).glob(PART_GLOB))
     return pa.concat_tables([pq.read_table(path, schema=CONVERTED_SCHEMA) for path in paths]) if paths else CONVERTED_SCHEMA.empty_table()
 
