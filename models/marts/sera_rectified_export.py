@@ -12,6 +12,8 @@ from sera_rectify.export import MANIFEST_SCHEMA, write_export
 def model(dbt, session):
     dbt.config(materialized="table")
     rows = dbt.ref("sera_rectified")
+    # each key spelled out: dbt hands a Python model only the config keys it finds in
+    # dbt.config.get("...") calls (a shared helper taking dbt.config.get loses the filters)
     filters = {
         "teacher": dbt.config.get("teacher"),
         "scale": dbt.config.get("scale"),

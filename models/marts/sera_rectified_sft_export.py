@@ -18,6 +18,8 @@ def model(dbt, session):
     dbt.ref("sera_rectified")
     dbt.ref("sera_rectified_export")
     rows = dbt.ref("sera_rectified_sft")
+    # each key spelled out: dbt hands a Python model only the config keys it finds in
+    # dbt.config.get("...") calls (a shared helper taking dbt.config.get loses the filters)
     filters = {
         "teacher": dbt.config.get("teacher"),
         "scale": dbt.config.get("scale"),
