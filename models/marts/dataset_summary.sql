@@ -26,13 +26,6 @@ summarised as (
     from converted
     group by grouping sets ((teacher, scale, rollout), ())
 
-),
-
-ordered as (
-
-    select * from summarised
-    order by is_total, teacher, scale, rollout
-
 )
 
-select * from ordered
+select * from summarised

@@ -1,4 +1,5 @@
--- one row per source dataset: rows counted in the files = rows converted + rows rejected
+-- one row per source dataset: rows counted in the files = rows converted + rows rejected, with the
+-- dataset's attributes (order, Hub repository, teacher, scale, rollout) the dataset card quotes
 
 with
 
@@ -64,7 +65,12 @@ reconciled as (
         rows_read.n_files,
         rows_read.rows_read,
         coalesce(rows_out.rows_out, 0) as rows_out,
-        coalesce(rows_rejected.rows_rejected, 0) as rows_rejected
+        coalesce(rows_rejected.rows_rejected, 0) as rows_rejected,
+        datasets.dataset_order,
+        datasets.hub_repo_id,
+        datasets.teacher,
+        datasets.scale,
+        datasets.rollout
     from rows_read
     left join rows_out
         on rows_read.source_dataset = rows_out.source_dataset
@@ -72,7 +78,6 @@ reconciled as (
         on rows_read.source_dataset = rows_rejected.source_dataset
     inner join datasets
         on rows_read.source_dataset = datasets.source_dataset
-    order by datasets.dataset_order
 
 )
 

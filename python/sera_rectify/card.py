@@ -2,20 +2,21 @@
 
 `python -m sera_rectify card --db sera.duckdb --export output/sera_rectified.parquet --out output/README.md`
 writes it from a built database; the dbt model sera_rectified_card writes it during `dbt build`. Both
-go through the same three steps:
+go through the same three steps (write_build_card chains them):
 
-    card_numbers(connection, relations, ...)  -> a small dict of numbers (DuckDB queries, read only)
-    render_card(numbers)                      -> the card text (pure: unit-tested from a dict)
+    card_numbers(connection, relations, ...)  -> a small dict of numbers (plain reads of the marts)
+    render_card(numbers)                      -> the card text (pure: the Jinja template, unit-tested from a dict)
     write_card(text, path)                    -> temporary file beside the target, then renamed
 
-The sections follow the public card this project rebuilds (shared/seed/dataset-card.md); every count in
-it comes from the build's tables (dataset_summary, source_reconciliation, sera_rectified_rejects), none
-is typed in here.
+The sections follow the public card this project rebuilds (shared/seed/dataset-card.md); the text is the
+Jinja template templates/dataset_card.md.jinja. Every count in it comes from the build's marts
+(dataset_summary, source_reconciliation, reject_summary), none is typed in here or in the template.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 from collections.abc import Mapping
 from decimal import Decimal
@@ -23,17 +24,35 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import jinja2
 import pyarrow.parquet as pq
 import yaml
 
-from .export import EXPORT_COLUMNS, atomic_file
+from .atomic import atomic_file
+from .export import EXPORT_COLUMNS
 from .sft import SFT_COLUMNS, default_sft_path
 from .spec import reasoning_templates, tool_schemas
 
 CARD_NAME = "README.md"
+TEMPLATE = "dataset_card.md.jinja"  # in templates/ (package data)
 TITLE = "SERA — Consolidated & Rectified"
-# the tables the numbers come from; the dbt model passes each as a subquery of its ref()
-RELATIONS = ("dataset_summary", "source_reconciliation", "sera_rectified_rejects", "stg_sera__datasets", "reject_reasons")
+# the marts the numbers come from; the dbt model passes each as a subquery of its ref()
+RELATIONS = ("dataset_summary", "source_reconciliation", "reject_summary")
+# dataset_summary's columns, as the card reads them
+SUMMARY_COLUMNS = (
+    "teacher",
+    "scale",
+    "rollout",
+    "is_total",
+    "n_rows",
+    "min_messages",
+    "avg_messages",
+    "max_messages",
+    "min_tool_calls",
+    "avg_tool_calls",
+    "max_tool_calls",
+    "avg_line_level_recall",
+)
 
 # Hugging Face's size_categories buckets (the Hub's dataset card metadata), by upper bound
 SIZE_CATEGORIES = (
@@ -62,28 +81,11 @@ SFT_COLUMN_DOCS = COLUMN_DOCS | {
     "messages": ("string", "The trajectory as OpenAI chat messages (JSON list; see above)"),
     "tools": ("string", "The tool schemas (JSON list, OpenAI `tools` format), for `apply_chat_template(..., tools=...)`"),
 }
-ROLE_DOCS = (
-    ("system", "Tool-use protocol + JSON tool schemas + SWE-agent instructions"),
-    ("user", "Repository description + PR description + task instructions"),
-    ("reasoning", "`<think>…</think>` — model's step-by-step reasoning (native, not synthesized)"),
-    ("tool_call", '`<tool_call>{"name": "...", "arguments": {...}}</tool_call>` — function invocation'),
-    ("tool_output", "`<tool_response>…</tool_response>` — tool execution result"),
-    ("answer", "`<answer>…</answer>` — final submission"),
-)
 TOOL_DOCS = {
     "str_replace_editor": "file viewer/editor (view, create, str_replace, insert, undo_edit)",
     "bash": "terminal command execution",
     "submit": "solution submission (the final one becomes the `answer`)",
 }
-CITATION = """@misc{shen2026sera,
-  title={SERA: Soft-Verified Efficient Repository Agents},
-  author={Ethan Shen and Danny Tormoen and Saurabh Shah and Ali Farhadi and Tim Dettmers},
-  year={2026},
-  eprint={2601.20789},
-  archivePrefix={arXiv},
-  primaryClass={cs.CL},
-  url={https://arxiv.org/abs/2601.20789},
-}"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,29 +136,15 @@ def card_numbers(
     sources = _records(
         connection,
         f"""
-        select
-            reconciliation.source_dataset,
-            datasets.hub_repo_id,
-            datasets.teacher,
-            datasets.scale,
-            datasets.rollout,
-            reconciliation.rows_read,
-            reconciliation.rows_out,
-            reconciliation.rows_rejected
-        from {r["source_reconciliation"]} as reconciliation
-        inner join {r["stg_sera__datasets"]} as datasets
-            on reconciliation.source_dataset = datasets.source_dataset
-        order by datasets.dataset_order
+        select source_dataset, hub_repo_id, teacher, scale, rollout, rows_read, rows_out, rows_rejected
+        from {r["source_reconciliation"]}
+        order by dataset_order
         """,
     )
     summary = _records(
         connection,
         f"""
-        select
-            teacher, scale, rollout, is_total, n_rows,
-            min_messages, avg_messages, max_messages,
-            min_tool_calls, avg_tool_calls, max_tool_calls,
-            avg_line_level_recall
+        select {", ".join(SUMMARY_COLUMNS)}
         from {r["dataset_summary"]}
         order by is_total, teacher, scale, rollout
         """,
@@ -164,15 +152,9 @@ def card_numbers(
     rejects = _records(
         connection,
         f"""
-        select
-            rejects.reason,
-            count(*) as n_rows,
-            any_value(reasons.meaning) as meaning
-        from {r["sera_rectified_rejects"]} as rejects
-        left join {r["reject_reasons"]} as reasons
-            on rejects.reason = reasons.reason
-        group by rejects.reason
-        order by n_rows desc, rejects.reason
+        select reason, n_rows, meaning
+        from {r["reject_summary"]}
+        order by n_rows desc, reason
         """,
     )
     plain = lambda rows: [{key: _plain(value) for key, value in row.items()} for row in rows]  # noqa: E731
@@ -207,10 +189,13 @@ def fmt_recall(value: Any) -> str:
     return "—" if value is None else f"{float(value):.4f}"
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
+def fmt_percent(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.3f}%"
+
+
+def source_name(source: dict[str, Any]) -> str:
+    repo = source.get("hub_repo_id")
+    return f"[{repo}](https://huggingface.co/datasets/{repo})" if repo else f"`{source['source_dataset']}`"
 
 
 def yaml_header(numbers: dict[str, Any]) -> dict[str, Any]:
@@ -234,251 +219,67 @@ def yaml_header(numbers: dict[str, Any]) -> dict[str, Any]:
     return header
 
 
-def source_name(source: dict[str, Any]) -> str:
-    repo = source.get("hub_repo_id")
-    return f"[{repo}](https://huggingface.co/datasets/{repo})" if repo else f"`{source['source_dataset']}`"
-
-
-def stats_sentence(total: dict[str, Any]) -> str:
-    if not total.get("n_rows"):
-        return "The build converted no trajectory."
-    return (
-        f"Trajectories range from {fmt_int(total['min_messages'])} to {fmt_int(total['max_messages'])} turns "
-        f"(avg {fmt_avg(total['avg_messages'])}), with {fmt_int(total['min_tool_calls'])}–{fmt_int(total['max_tool_calls'])} "
-        f"tool calls per row (avg {fmt_avg(total['avg_tool_calls'])})."
+@functools.cache
+def card_template() -> jinja2.Template:
+    """templates/dataset_card.md.jinja, with the formatting helpers as filters. A line holding only a
+    block tag ({% if %}, {% for %}) renders as nothing (trim_blocks, lstrip_blocks); a name the context
+    lacks is an error, not an empty string (StrictUndefined)."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader(__package__, "templates"),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
     )
+    environment.filters |= {
+        "fmt_int": fmt_int,
+        "fmt_avg": fmt_avg,
+        "fmt_recall": fmt_recall,
+        "fmt_percent": fmt_percent,
+        "source_name": source_name,
+    }
+    return environment.get_template(TEMPLATE)
+
+
+def card_context(numbers: dict[str, Any]) -> dict[str, Any]:
+    """What the template reads: `numbers` (the dict card_numbers returns), with the sums, the YAML
+    header and the static tables (columns, tools) worked out."""
+    sources = numbers["sources"]
+    rows_read = sum(int(s["rows_read"] or 0) for s in sources)
+    rows_out = sum(int(s["rows_out"] or 0) for s in sources)
+    total = dict.fromkeys(SUMMARY_COLUMNS) | numbers["total"]
+    total_rows = int(total["n_rows"] or 0)
+    tool_names = [tool["function"]["name"] for tool in tool_schemas()]
+    return {
+        "header": yaml.safe_dump(yaml_header(numbers), sort_keys=False, allow_unicode=True, width=1000).rstrip(),
+        "title": TITLE,
+        "export_file": numbers["export_file"],
+        "export_rows": numbers["export_rows"],
+        "filters": numbers.get("filters"),
+        "sft_file": numbers.get("sft_file"),
+        "sft_rows": numbers.get("sft_rows"),
+        "subset": bool(numbers.get("filters")) or numbers["export_rows"] != total_rows,
+        "sources": sources,
+        "rows_read": rows_read,
+        "rows_out": rows_out,
+        "rows_rejected": sum(int(s["rows_rejected"] or 0) for s in sources),
+        "conversion_rate": 100 * rows_out / rows_read if rows_read else None,
+        "distribution": [dict.fromkeys(SUMMARY_COLUMNS) | d for d in numbers["distribution"]],
+        "total": total,
+        "total_rows": total_rows,
+        "rejects": [{"meaning": None} | r for r in numbers["rejects"]],
+        "columns": [(name, *COLUMN_DOCS[name]) for name in EXPORT_COLUMNS],
+        "sft_columns": [(name, *SFT_COLUMN_DOCS[name]) for name in SFT_COLUMNS],
+        "tools": [(name, TOOL_DOCS.get(name, "see the schema in the system message")) for name in tool_names],
+        "n_reasoning_templates": len(reasoning_templates()),
+    }
 
 
 def render_card(numbers: dict[str, Any]) -> str:
     """The README.md text: YAML header, then the sections of the public card, filled from `numbers`
     (the dict card_numbers returns)."""
-    total = numbers["total"]
-    total_rows = int(total.get("n_rows") or 0)
-    sources = numbers["sources"]
-    rows_read = sum(int(s["rows_read"] or 0) for s in sources)
-    rows_out = sum(int(s["rows_out"] or 0) for s in sources)
-    rows_rejected = sum(int(s["rows_rejected"] or 0) for s in sources)
-    export_file = numbers["export_file"]
-    sft_file = numbers.get("sft_file")
-    subset = bool(numbers.get("filters")) or numbers["export_rows"] != total_rows
-
-    out: list[str] = ["---", yaml.safe_dump(yaml_header(numbers), sort_keys=False, allow_unicode=True, width=1000).rstrip(), "---", ""]
-    out += [
-        f"# {TITLE}",
-        "",
-        f"{total_rows:,} multi-turn SWE-agent coding trajectories from the SERA (Soft-Verified Efficient Repository Agents) "
-        f"project, consolidated from {len(sources)} source dataset{'s' if len(sources) != 1 else ''} into a single file "
-        "with a strict reasoning + tool-call format and validated role sequences"
-        + (", plus the same rows in OpenAI chat format, ready for supervised fine-tuning." if sft_file else "."),
-        "",
-    ]
-    if subset:
-        condition = f" (filters: `{numbers['filters']}`)" if numbers.get("filters") else ""
-        out += [
-            f"> **Subset.** `{export_file}` holds {numbers['export_rows']:,} of the {total_rows:,} trajectories the build "
-            f"converted{condition}. The tables below describe the whole build.",
-            "",
-        ]
-
-    out += ["## Origin", "", "Derived from Allen AI's Open Coding Agents release:", ""]
-    out.append(
-        table(
-            ["Source Dataset", "Rows read", "Converted", "Rejected", "Teacher", "Scale", "Rollout"],
-            [
-                [
-                    source_name(s),
-                    fmt_int(s["rows_read"]),
-                    fmt_int(s["rows_out"]),
-                    fmt_int(s["rows_rejected"]),
-                    s["teacher"] or "—",
-                    s["scale"] or "—",
-                    s["rollout"] or "—",
-                ]
-                for s in sources
-            ],
-        )
-    )
-    out += [
-        "",
-        "SERA uses **Soft Verified Generation (SVG)**, a two-rollout pipeline where a teacher model first makes a change to "
-        "a codebase (T1), then attempts to reproduce that change from only a PR description (T2). Patches are compared "
-        "using line-level recall for quality scoring — no test execution required.",
-        "",
-        "📄 **Paper:** [SERA: Soft-Verified Efficient Repository Agents](https://arxiv.org/abs/2601.20789)  ",
-        "🔗 **Code:** [github.com/allenai/SERA](https://github.com/allenai/SERA)",
-        "",
-        "## Files",
-        "",
-    ]
-    files = [["`default`", f"`{export_file}`", "strict reasoning / tool-call format (below)", fmt_int(numbers["export_rows"])]]
-    if sft_file:
-        files.append(["`sft`", f"`{sft_file}`", "OpenAI chat format with `tools`, for SFT", fmt_int(numbers.get("sft_rows"))])
-    out += [table(["Config", "File", "Format", "Rows"], files), ""]
-
-    out += [
-        "## Format",
-        "",
-        "Each row contains a structured multi-turn coding agent trajectory with native reasoning traces and validated tool calls.",
-        "",
-    ]
-    out += ["### Message Roles", "", table(["Role", "Content"], [[f"`{role}`", doc] for role, doc in ROLE_DOCS]), ""]
-    out += [
-        "### Trajectory Structure",
-        "",
-        "```",
-        "system → user → reasoning → [tool_call → tool_output → reasoning →]* answer",
-        "```",
-        "",
-        stats_sentence(total),
-        "",
-    ]
-    if sft_file:
-        out += [
-            "### SFT-ready variant (`sft` config)",
-            "",
-            f"`{sft_file}` holds the same rows in the same order, with `messages` in OpenAI chat format: `system` and "
-            "`user` as above; each reasoning + tool call becomes one `assistant` message with `reasoning_content` (the "
-            'think text), `content: ""` and `tool_calls: [{"id": "call_<n>", "type": "function", "function": {"name", '
-            '"arguments": <JSON string>}}]`; each tool output a `tool` message with `tool_call_id`; the final reasoning + '
-            "answer an `assistant` message with `reasoning_content` and the answer as `content`. The `tools` column holds "
-            "the tool schemas, so chat templates that support tools and reasoning (e.g. Qwen3's) render a row directly:",
-            "",
-            "```python",
-            "import json",
-            'messages, tools = json.loads(row["messages"]), json.loads(row["tools"])',
-            "text = tokenizer.apply_chat_template(messages, tools=tools, tokenize=False)",
-            "```",
-            "",
-        ]
-
-    out += ["## Schema", "", "Parquet with zstd compression; every column nullable.", ""]
-    out += [table(["Column", "Type", "Description"], [[f"`{name}`", *COLUMN_DOCS[name]] for name in EXPORT_COLUMNS]), ""]
-    if sft_file:
-        out += [
-            f"`{sft_file}`:",
-            "",
-            table(["Column", "Type", "Description"], [[f"`{name}`", *SFT_COLUMN_DOCS[name]] for name in SFT_COLUMNS]),
-            "",
-        ]
-
-    distribution = numbers["distribution"]
-    out += ["## Data Distribution", ""]
-    out.append(
-        table(
-            ["Teacher", "Scale", "Rollout", "Rows"],
-            [[d["teacher"] or "—", d["scale"] or "—", d["rollout"] or "—", fmt_int(d["n_rows"])] for d in distribution]
-            + [["**Total**", "", "", f"**{total_rows:,}**"]],
-        )
-    )
-    out += ["", "### Trajectory statistics", ""]
-    out.append(
-        table(
-            [
-                "Teacher",
-                "Scale",
-                "Rollout",
-                "Turns min",
-                "Turns avg",
-                "Turns max",
-                "Tool calls min",
-                "Tool calls avg",
-                "Tool calls max",
-                "Mean line-level recall",
-            ],
-            [
-                [
-                    d.get("teacher") or ("**All**" if d is total else "—"),
-                    d.get("scale") or "",
-                    d.get("rollout") or "",
-                    fmt_int(d.get("min_messages")),
-                    fmt_avg(d.get("avg_messages")),
-                    fmt_int(d.get("max_messages")),
-                    fmt_int(d.get("min_tool_calls")),
-                    fmt_avg(d.get("avg_tool_calls")),
-                    fmt_int(d.get("max_tool_calls")),
-                    fmt_recall(d.get("avg_line_level_recall")),
-                ]
-                for d in [*distribution, total]
-            ],
-        )
-    )
-    out += ["", "## Tools", "", f"{len(tool_schemas())} SWE-agent tools available in every trajectory:", ""]
-    out += [
-        f"- **{name}** — {TOOL_DOCS.get(name, 'see the schema in the system message')}"
-        for name in (t["function"]["name"] for t in tool_schemas())
-    ]
-
-    rate = f"{100 * rows_out / rows_read:.3f}%" if rows_read else "—"
-    out += [
-        "",
-        "## Conversion Details",
-        "",
-        "- **Native reasoning preserved**: the `thought` field of assistant messages (its `<think>…</think>` blocks and "
-        "the commentary after them) is the reasoning; no duplication from `content`, which holds the same text.",
-        '- **OpenAI-style `tool_calls`** with JSON-string arguments parsed into the canonical `{"name", "arguments": dict}` format.',
-        "- **Submit**: the first submit of the trailing run of submits becomes `reasoning → answer` (the answer is the "
-        "rollout's patch); the later duplicate submits are trimmed. A submit followed by more tool calls (review, then "
-        "clean-up) stays an ordinary tool_call / tool_output cycle, so the steps after it still make sense.",
-        "- **Mid-trajectory text responses** (no tool call) are folded into the next reasoning, keeping the role sequence valid.",
-        f"- **Empty reasoning** filled from a pool of {len(reasoning_templates())} template variations, chosen by a stable hash.",
-        f"- **{rate} conversion rate** ({rows_out:,} / {rows_read:,} source rows). Every source row is either in the "
-        f"output or rejected with a reason ({rows_rejected:,} rejected):",
-        "",
-    ]
-    if numbers["rejects"]:
-        out.append(
-            table(
-                ["Reason", "Rows", "Meaning"],
-                [[f"`{r['reason']}`", fmt_int(r["n_rows"]), r.get("meaning") or ""] for r in numbers["rejects"]],
-            )
-        )
-    else:
-        out.append("No source row was rejected.")
-
-    out += [
-        "",
-        "## Filtering Guide",
-        "",
-        "The metadata columns enable targeted filtering:",
-        "",
-        "```python",
-        "import pyarrow.compute as pc",
-        "import pyarrow.parquet as pq",
-        f't = pq.read_table("{export_file}")',
-        "# Only T2 trajectories (what SERA-32B was trained on)",
-        't2 = t.filter(pc.field("rollout") == "T2")',
-        "# Only high-quality verified trajectories",
-        'verified = t.filter(pc.field("line_level_recall") > 0.75)',
-        "# Only GLM-4.6 teacher (stronger model)",
-        'glm46 = t.filter(pc.field("teacher") == "GLM-4.6")',
-        "```",
-        "",
-        "## Usage",
-        "",
-        "```python",
-        "import json",
-        "from datasets import load_dataset",
-        "",
-        f'ds = load_dataset("parquet", data_files="{export_file}", split="train")  # or load_dataset("<this repo>")',
-        "row = ds[0]",
-        'msgs = json.loads(row["messages"])',
-        'print(row["teacher"], row["scale"], row["rollout"], row["instance_id"], len(msgs), "turns")',
-        'print(" -> ".join(m["role"] for m in msgs[:20]))',
-        "```",
-        "",
-        "## License",
-        "",
-        "This dataset is licensed under the **Open Data Commons Attribution License v1.0 (ODC-By)**, consistent with the "
-        "source datasets. It is intended for research and educational use and may be used commercially with attribution.",
-        "",
-        "## Citation",
-        "",
-        "```bibtex",
-        CITATION,
-        "```",
-        "",
-    ]
-    return "\n".join(out)
+    return card_template().render(card_context(numbers))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,6 +297,33 @@ def write_card(text: str, path: str | Path) -> dict[str, Any]:
     with atomic_file(target) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return {"card_path": str(target), "n_bytes": target.stat().st_size}
+
+
+def write_build_card(
+    connection: duckdb.DuckDBPyConnection,
+    relations: Mapping[str, str],
+    *,
+    export_path: str,
+    export_rows: int,
+    filters: str | None = None,
+    sft_path: str | None = None,
+    sft_rows: int | None = None,
+    card_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """The three steps for one build (the dbt model's and the command's one call): the card of the marts
+    in `relations`, written to `card_path` (default README.md beside the export)."""
+    path = Path(card_path) if card_path else card_path_for(export_path)
+    numbers = card_numbers(
+        connection,
+        relations,
+        card_path=str(path),
+        export_path=str(export_path),
+        export_rows=export_rows,
+        filters=filters,
+        sft_path=sft_path,
+        sft_rows=sft_rows,
+    )
+    return write_card(render_card(numbers), path)
 
 
 def parquet_rows(path: str | Path) -> int:
@@ -540,16 +368,15 @@ def run(args: argparse.Namespace) -> int:
         sft = None
     out = Path(args.out) if args.out else card_path_for(export)
     with duckdb.connect(str(args.db), read_only=True) as connection:
-        numbers = card_numbers(
+        manifest = write_build_card(
             connection,
             {name: name for name in RELATIONS},
-            card_path=str(out),
             export_path=str(export),
             export_rows=parquet_rows(export),
             filters=manifest_filters(connection, export),
             sft_path=None if sft is None else str(sft),
             sft_rows=None if sft is None else parquet_rows(sft),
+            card_path=out,
         )
-    manifest = write_card(render_card(numbers), out)
     print(f"wrote {manifest['card_path']} ({manifest['n_bytes']:,} bytes)")
     return 0

@@ -7,6 +7,7 @@ avg 130.6; 13-112 tool calls, avg 42.2); the renderer must print them, never num
 from __future__ import annotations
 
 import argparse
+from importlib import resources
 from pathlib import Path
 
 import duckdb
@@ -169,29 +170,22 @@ def test_files_are_named_relative_to_the_card(tmp_path: Path) -> None:
 
 @pytest.fixture
 def small_db() -> duckdb.DuckDBPyConnection:
-    """The five tables card_numbers reads, shaped like the marts (a few rows)."""
+    """The three marts card_numbers reads, shaped like the dbt models (a few rows, in no particular
+    order: the marts are unsorted views, card_numbers sorts)."""
     connection = duckdb.connect()
     connection.execute(
         """
-        create table stg_sera__datasets as select * from (values
-            ('Sera-4.6-Lite-T2', 4, 'GLM-4.6', 'lite', 'T2', 'allenai/Sera-4.6-Lite-T2'),
-            ('my_runs', 5, 'GLM-4.6', 'lite', 'T1', null)
-        ) as t(source_dataset, dataset_order, teacher, scale, rollout, hub_repo_id);
         create table source_reconciliation as select * from (values
-            ('my_runs', 1, 2::hugeint, 2, 0),
-            ('Sera-4.6-Lite-T2', 1, 5::hugeint, 3, 2)
-        ) as t(source_dataset, n_files, rows_read, rows_out, rows_rejected);
-        create table sera_rectified_rejects as select * from (values
-            ('Sera-4.6-Lite-T2', 'f', 1, 'x', 'not_submitted', 'd'),
-            ('Sera-4.6-Lite-T2', 'f', 2, 'y', 'not_submitted', 'd')
-        ) as t(source_dataset, source_file, source_row, instance_id, reason, detail);
-        create table reject_reasons as select * from (values
-            ('not_submitted', 'conversion.md §3', 'the last tool call is not a submit')
-        ) as t(reason, checked_in, meaning);
+            ('my_runs', 1, 2::hugeint, 2, 0, 5, null, 'GLM-4.6', 'lite', 'T1'),
+            ('Sera-4.6-Lite-T2', 1, 5::hugeint, 3, 2, 4, 'allenai/Sera-4.6-Lite-T2', 'GLM-4.6', 'lite', 'T2')
+        ) as t(source_dataset, n_files, rows_read, rows_out, rows_rejected, dataset_order, hub_repo_id, teacher, scale, rollout);
+        create table reject_summary as select * from (values
+            ('not_submitted', 2, 'the last tool call is not a submit')
+        ) as t(reason, n_rows, meaning);
         create table dataset_summary as select * from (values
-            ('GLM-4.6', 'lite', 'T1', false, 2, 7, 7.0, 7, 1, 1.0, 1, null),
+            (null, null, null, true, 5, 7, 9.4, 13, 1, 1.8, 3, 0.5),
             ('GLM-4.6', 'lite', 'T2', false, 3, 10, 11.0, 13, 2, 2.3, 3, 0.5),
-            (null, null, null, true, 5, 7, 9.4, 13, 1, 1.8, 3, 0.5)
+            ('GLM-4.6', 'lite', 'T1', false, 2, 7, 7.0, 7, 1, 1.0, 1, null)
         ) as t(teacher, scale, rollout, is_total, n_rows, min_messages, avg_messages, max_messages,
                min_tool_calls, avg_tool_calls, max_tool_calls, avg_line_level_recall);
         """
@@ -220,6 +214,102 @@ def test_card_numbers_read_the_tables(small_db: duckdb.DuckDBPyConnection, tmp_p
     assert header["source_datasets"] == ["allenai/Sera-4.6-Lite-T2"]
     assert "| `my_runs` | 2 | 2 | 0 | GLM-4.6 | lite | T1 |" in body
     assert "Trajectories range from 7 to 13 turns (avg 9.4), with 1–3 tool calls per row (avg 1.8)." in body
+
+
+SECTIONS = [
+    "# SERA — Consolidated & Rectified",
+    "## Origin",
+    "## Files",
+    "## Format",
+    "### Message Roles",
+    "### Trajectory Structure",
+    "### SFT-ready variant (`sft` config)",
+    "## Schema",
+    "## Data Distribution",
+    "### Trajectory statistics",
+    "## Tools",
+    "## Conversion Details",
+    "## Filtering Guide",
+    "## Usage",
+    "## License",
+    "## Citation",
+]
+
+
+def headings(body: str) -> list[str]:
+    """The Markdown headings of the card, in order (not the `# comments` inside code blocks)."""
+    found, fenced = [], False
+    for line in body.splitlines():
+        fenced ^= line.startswith("```")
+        if not fenced and line.startswith("#"):
+            found.append(line)
+    return found
+
+
+def markdown_rows(body: str, heading: str) -> list[str]:
+    """The lines of the first table after `heading`."""
+    lines = body.split("\n" + heading + "\n", 1)[1].splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("|"))
+    end = next((index for index in range(start, len(lines)) if not lines[index].startswith("|")), len(lines))
+    return lines[start:end]
+
+
+def test_template_renders_every_section_of_a_filtered_card_with_rejects() -> None:
+    numbers = published_numbers(export_rows=25000, filters="rollout = 'T2'")
+    numbers["rejects"].append({"reason": "not_submitted", "n_rows": 1, "meaning": None})
+    text = card.render_card(numbers)
+    header, body = split_card(text)
+    assert headings(body) == SECTIONS
+    assert header["size_categories"] == ["10K<n<100K"]  # the export's rows, not the build's
+    intro = body.split("## Origin", 1)[0]
+    assert "> **Subset.** `sera_rectified.parquet` holds 25,000 of the 211,360 trajectories" in intro
+    assert markdown_rows(body, "## Conversion Details") == [
+        "| Reason | Rows | Meaning |",
+        "|---|---|---|",
+        "| `missing_tool_output` | 3 | an assistant tool call not followed by a tool message |",
+        "| `not_submitted` | 1 |  |",
+    ]
+    assert "| `default` | `sera_rectified.parquet` | strict reasoning / tool-call format (below) | 25,000 |" in body
+    # the template's Markdown line break (two trailing spaces) and a single final newline
+    assert "(https://arxiv.org/abs/2601.20789)  \n🔗 **Code:**" in body
+    assert text.endswith("}\n```\n") and not text.endswith("\n\n")
+
+
+def test_template_without_sft_or_rejects_drops_those_parts() -> None:
+    _, body = split_card(card.render_card(published_numbers(sft_file=None, sft_rows=None, rejects=[])))
+    assert headings(body) == [s for s in SECTIONS if "SFT" not in s]
+    assert "\n\nNo source row was rejected.\n\n## Filtering Guide" in body
+    assert "Subset" not in body and "| `sft` |" not in body
+
+
+def test_card_of_a_subset_build_with_rejects(small_db: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """From the marts to the text: a build whose export holds 3 of 5 rows, 2 source rows rejected."""
+    numbers = card.card_numbers(
+        small_db,
+        {name: name for name in card.RELATIONS},
+        card_path=str(tmp_path / "README.md"),
+        export_path=str(tmp_path / "x.parquet"),
+        export_rows=3,
+        filters="rollout = 'T2'",
+    )
+    _, body = split_card(card.render_card(numbers))
+    assert headings(body) == [s for s in SECTIONS if "SFT" not in s]
+    assert "> **Subset.** `x.parquet` holds 3 of the 5 trajectories the build converted (filters: `rollout = 'T2'`)." in body
+    assert "from 2 source datasets into" in body
+    assert (
+        "**71.429% conversion rate** (5 / 7 source rows). Every source row is either in the output or rejected with a reason (2 rejected):"
+        in body
+    )
+    assert markdown_rows(body, "## Conversion Details")[2:] == ["| `not_submitted` | 2 | the last tool call is not a submit |"]
+    assert markdown_rows(body, "### Trajectory statistics")[2:] == [
+        "| GLM-4.6 | lite | T1 | 7 | 7.0 | 7 | 1 | 1.0 | 1 | — |",
+        "| GLM-4.6 | lite | T2 | 10 | 11.0 | 13 | 2 | 2.3 | 3 | 0.5000 |",
+        "| **All** |  |  | 7 | 9.4 | 13 | 1 | 1.8 | 3 | 0.5000 |",
+    ]
+
+
+def test_template_is_package_data() -> None:
+    assert resources.files("sera_rectify").joinpath("templates", card.TEMPLATE).is_file()
 
 
 def test_write_card_replaces_atomically(tmp_path: Path) -> None:
