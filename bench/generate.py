@@ -6,7 +6,7 @@ json.dumps(row) per line (ASCII-escaped, as published), the eight published colu
 across the datasets in the published proportions 72118:66337:36825:36083, by bytes (`--bytes`) or rows
 (`--rows`).
 
-Rows come from `sera_rectify.synthetic.make_row(dataset, j, seed, "realistic")`: 13-112 tool calls (mean ~42),
+Rows come from `sera_testkit.synthetic.make_row(dataset, j, seed, "realistic")`: 13-112 tool calls (mean ~42),
 realistic tool outputs and thoughts, ~70-400 KB per row (mean ~200 KB). make_row costs ~20-40 ms a row, too
 slow for 10,000+ rows, so:
 
@@ -28,8 +28,8 @@ seed, pool, target, per-dataset rows and bytes). When it matches the request and
 recorded sizes, nothing is rewritten. Files are written under a dot-name and renamed, and the manifest
 last, so an interrupted run is never mistaken for a complete one.
 
-Usage: python bench/generate.py --dest bench/data/x --bytes 2e9 [--seed 20260125] [--pool 80]
-       python bench/generate.py --dest bench/data/y --rows 1000
+Usage: PYTHONPATH=tests/support python bench/generate.py --dest bench/data/x --bytes 2e9 [--seed 20260125] [--pool 80]
+       PYTHONPATH=tests/support python bench/generate.py --dest bench/data/y --rows 1000
 """
 
 from __future__ import annotations
@@ -43,19 +43,15 @@ import time
 from functools import cache
 from pathlib import Path
 
-from sera_rectify import synthetic
+from sera_rectify.datasets import SERA_DATASETS
+from sera_testkit import synthetic
 
 GENERATOR_VERSION = 2
 MANIFEST = "bench_manifest.json"
 DEFAULT_SEED = 20260125
 DEFAULT_POOL = 80
 # spec/sources.md: published rows per dataset, in the table's order (also the output order)
-PROPORTIONS = {
-    "Sera-4.5A-Full-T1": 72118,
-    "Sera-4.5A-Full-T2": 66337,
-    "Sera-4.6-Lite-T1": 36825,
-    "Sera-4.6-Lite-T2": 36083,
-}
+PROPORTIONS = {dataset.name: dataset.published_rows for dataset in SERA_DATASETS}
 ID_SENTINEL = "\u0000bench-instance-id\u0000"
 COPY_SENTINEL = "QQbenchcopyQQ"  # plain ASCII: no escaping at either JSON level
 PR_MARKER = "<pr_description>\n\n"

@@ -29,13 +29,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# spec/sources.md: (teacher, scale, rollout) per dataset, in output order
-DATASETS = {
-    "Sera-4.5A-Full-T1": ("GLM-4.5-Air", "full", "T1"),
-    "Sera-4.5A-Full-T2": ("GLM-4.5-Air", "full", "T2"),
-    "Sera-4.6-Lite-T1": ("GLM-4.6", "lite", "T1"),
-    "Sera-4.6-Lite-T2": ("GLM-4.6", "lite", "T2"),
-}
+from sera_rectify.datasets import SERA_DATASETS
+
+# spec/sources.md: (teacher, scale, rollout) per dataset, in output order (the table is data: the
+# project's seed, read through the package; every rule below is written from the spec alone)
+DATASETS = {dataset.name: (dataset.teacher, dataset.scale, dataset.rollout) for dataset in SERA_DATASETS}
 SCHEMA = pa.schema(
     [
         ("messages", pa.string()),

@@ -24,12 +24,14 @@ small N, dbt's fixed start-up time dominates and the ratios say little):
   build >= 0.5x the copy floor's throughput; build >= 1.0x the naive converter's;
   build peak RSS <= 2 GiB at every size; growing < 10% from N to 2N; time 2N/N <= 2.2 (linear or better).
 
---profile instead runs the project's conversion (sera_rectify.pipeline.convert_to_parts, workers=1) of a
+--profile instead runs the project's conversion (sera_rectify.parts.build_parts, workers=1) of a
 small slice under cProfile and prints the top functions: where the time goes.
 
-Usage: python bench/run.py [--bytes 2e9] [--scales 1,2] [--out bench/results/latest.json] [--strict]
-       python bench/run.py --bytes 1e8            # a smoke run
-       python bench/run.py --profile [--profile-rows 40]
+Usage (`make bench` / `make bench-profile` set PYTHONPATH; bench/generate.py imports the row generator
+sera_testkit.synthetic from tests/support/, which is not part of the installed package):
+       PYTHONPATH=tests/support python bench/run.py [--bytes 2e9] [--scales 1,2] [--out bench/results/latest.json] [--strict]
+       PYTHONPATH=tests/support python bench/run.py --bytes 1e8            # a smoke run
+       PYTHONPATH=tests/support python bench/run.py --profile [--profile-rows 40]
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH))  # for `import generate` when this file is loaded by path (tests), not run as a script
 
 import generate  # noqa: E402
 
@@ -527,8 +529,8 @@ def machine() -> dict:
 
 
 def profile(rows: int, seed: int, pool: int, top: int) -> dict:
-    """cProfile of the project's conversion (convert_to_parts, workers=1) over `rows` rows of one file."""
-    from sera_rectify.pipeline import convert_to_parts
+    """cProfile of the project's conversion (build_parts, workers=1) over `rows` rows of one file."""
+    from sera_rectify.parts import build_parts
 
     dataset = "Sera-4.5A-Full-T2"
     with tempfile.TemporaryDirectory(prefix="sera-bench-profile-") as folder:
@@ -551,7 +553,7 @@ def profile(rows: int, seed: int, pool: int, top: int) -> dict:
         profiler = cProfile.Profile()
         started = time.perf_counter()
         profiler.enable()
-        parts = convert_to_parts(file_rows, str(Path(folder) / "parts"), workers=1)
+        parts = build_parts(file_rows, str(Path(folder) / "parts"), workers=1)
         converted = sum(parts.column("n_rows").to_pylist())
         profiler.disable()
         seconds = time.perf_counter() - started
@@ -597,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         result = profile(args.profile_rows, args.seed, args.pool, args.profile_top)
         print(
-            f"convert_to_parts(workers=1): {result['rows']} rows, {result['bytes'] / 1e6:.1f} MB in "
+            f"build_parts(workers=1): {result['rows']} rows, {result['bytes'] / 1e6:.1f} MB in "
             f"{result['seconds_under_profiler']:.2f} s under cProfile ({result['mb_per_s_under_profiler']:.1f} MB/s)\n"
         )
         print(result["top_cumulative"])

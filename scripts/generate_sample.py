@@ -5,21 +5,20 @@ Why: the quick-start run and the tests use this sample instead of the 211k publi
 reproducible byte for byte (tests/unit/test_synthetic.py regenerates it and compares with the checked-in copy),
 so everything here is deterministic and reads nothing outside the repository.
 
-Usage: python scripts/generate_sample.py [--dest data/sample] [--seed 20260125]
+Usage: make sample, or PYTHONPATH=tests/support python scripts/generate_sample.py [--dest data/sample] [--seed 20260125]
+(the generator is sera_testkit.synthetic, in tests/support/: test support, not part of the installed package)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "python"))  # runs from a checkout, installed or not
+from sera_testkit.synthetic import CASE_DESCRIPTIONS, COLUMNS, DATASETS, iter_rows, sample_case
 
-from sera_rectify.synthetic import CASE_DESCRIPTIONS, COLUMNS, DATASETS, iter_rows, sample_case  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 DEFAULT_SEED = 20260125
 ROWS_PER_DATASET = 25
@@ -49,7 +48,7 @@ def real_rows() -> list[dict]:
 
 def readme(seed: int) -> str:
     """data/sample/README.md: what is in the sample, how to rebuild it, and whose the real rows are."""
-    command = "python scripts/generate_sample.py" + ("" if seed == DEFAULT_SEED else f" --seed {seed}")
+    command = "PYTHONPATH=tests/support python scripts/generate_sample.py" + ("" if seed == DEFAULT_SEED else f" --seed {seed}")
     lines = [
         "# Embedded sample",
         "",
@@ -59,8 +58,9 @@ def readme(seed: int) -> str:
         "## Synthetic rows",
         "",
         f"Each dataset folder holds `{{dataset lower-cased}}_sample.jsonl`: {ROWS_PER_DATASET} rows made by",
-        "`sera_rectify.synthetic` (SWE-agent histories shaped like the real rows, with fake repositories, code and",
-        "outputs). Most rows are ordinary and convert; some exercise one special case each, rows 1, 4, 7, ...:",
+        "`tests/support/sera_testkit/synthetic.py` (SWE-agent histories shaped like the real rows, with fake",
+        "repositories, code and outputs; `make sample` reruns it). Most rows are ordinary and convert; some",
+        "exercise one special case each, rows 1, 4, 7, ...:",
         "",
         "| dataset | rows | special cases (row index) |",
         "|---|---|---|",

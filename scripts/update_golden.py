@@ -8,7 +8,7 @@ file name without the suffix): its converted `messages` as a
 pretty-printed JSON list of {role, content} (indent=1, ensure_ascii=False), one line per field, so a
 change in rendering shows as a readable diff. Each rejecting fixture gets an entry {reason, detail} in
 tests/golden/rejects.json. Inputs go through the same path as `python -m sera_rectify convert FILE`
-(sources.traj_record / the row as published, then pipeline.convert_record), with the default dataset
+(sources.traj_record / the row as published, then rows.output_row), with the default dataset
 names: Sera-4.6-Lite-T2 for the SERA rows, "swe-agent" (the folder name) for the trajectories.
 
 After regenerating, READ the diff and check it by hand against ../shared/spec/conversion.md before
@@ -22,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from sera_rectify.inspect import convert_loaded, load
+from sera_rectify.convert_file import load, output_row_of
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -54,7 +54,7 @@ def outputs() -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     converted: dict[str, str] = {}
     rejects: dict[str, dict[str, str]] = {}
     for path, row in fixture_inputs():
-        result = convert_loaded(load(path, row=row, dataset=None))
+        result = output_row_of(load(path, row=row, dataset=None))
         if "reject_reason" in result:
             rejects[reject_key(path, row)] = {"reason": result["reject_reason"], "detail": result["reject_detail"]}
         else:

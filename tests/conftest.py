@@ -16,19 +16,13 @@ Real data lives in tests/fixtures/ (checked in, with its ATTRIBUTION.md): the un
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-TESTS_DIR = Path(__file__).resolve().parent
-FIXTURES_DIR = TESTS_DIR / "fixtures"
-SERA_SAMPLE = FIXTURES_DIR / "sera" / "sera-4.6-lite-t2_sample_raw.json"
-SWE_AGENT_DIR = FIXTURES_DIR / "swe-agent"
-PACKAGE_SPEC_DIR = TESTS_DIR.parent / "python" / "sera_rectify" / "spec"
+from sera_testkit.constants import EMPTY_OUTPUT, OBSERVATION, PACKAGE_SPEC_DIR, SERA_ROWS_FILE, SERA_SYSTEM, SWE_AGENT_DIR
 
-SERA_SYSTEM = "You are a helpful assistant that can interact with a computer to solve tasks."
 SERA_USER = (
     "<uploaded_files>\n/testbed\n</uploaded_files>\n"
     "I've uploaded a python code repository in the directory /testbed. Consider the following PR description:\n\n"
@@ -36,8 +30,6 @@ SERA_USER = (
     "Can you help me implement the necessary changes to the repository so that the requirements specified "
     "in the <pr_description> are met?\nYour thinking should be thorough and so it's fine if it's very long."
 )
-EMPTY_OUTPUT = "Your last command ran successfully and did not produce any output."
-OBSERVATION = "OBSERVATION:\n"
 REVIEW = (
     "Thank you for your work on this issue. Please carefully follow the steps below to help review your changes.\n\n"
     "1. If you made any changes to your code after running the reproduction script, please run the reproduction "
@@ -207,7 +199,7 @@ def history_builders() -> type[SeraHistory]:
 @pytest.fixture(scope="session")
 def sera_rows() -> list[dict]:
     """The three real rows of allenai/Sera-4.6-Lite-T2 (published column layout; messages a JSON string)."""
-    with open(SERA_SAMPLE, encoding="utf-8") as handle:
+    with open(SERA_ROWS_FILE, encoding="utf-8") as handle:
         return json.load(handle)
 
 

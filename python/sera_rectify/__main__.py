@@ -10,7 +10,7 @@ import importlib
 import sys
 
 COMMANDS = {
-    "convert": ("sera_rectify.inspect", "convert one raw row, JSON Lines file or SWE-agent .traj and print the result"),
+    "convert": ("sera_rectify.convert_file", "convert one raw row, JSON Lines file or SWE-agent .traj and print the result"),
     "download": ("sera_rectify.download", "download the SERA source datasets from the Hugging Face Hub"),
     "card": ("sera_rectify.card", "write the Hugging Face dataset card (README.md) next to an export"),
 }

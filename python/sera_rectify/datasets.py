@@ -1,11 +1,15 @@
-"""The four published SERA datasets (spec/sources.md table), for the code that runs outside dbt.
+"""The published SERA datasets, for the code that runs outside dbt (download, the convert command).
 
-dbt reads the same table from seeds/sera_datasets.csv; tests/unit/test_datasets.py keeps the two equal.
+The one list is the dbt seed seeds/sera_datasets.csv; the package reads it as package data
+(sera_rectify/data/sera_datasets.csv links to it), so adding a dataset is one row there.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
+from importlib import resources
 
 
 @dataclass(frozen=True)
@@ -20,10 +24,15 @@ class SeraDataset:
     hub_repo_id: str
 
 
-SERA_DATASETS: tuple[SeraDataset, ...] = (
-    SeraDataset("Sera-4.5A-Full-T1", "GLM-4.5-Air", "full", "T1", 72118, "allenai/Sera-4.5A-Full-T1"),
-    SeraDataset("Sera-4.5A-Full-T2", "GLM-4.5-Air", "full", "T2", 66337, "allenai/Sera-4.5A-Full-T2"),
-    SeraDataset("Sera-4.6-Lite-T1", "GLM-4.6", "lite", "T1", 36825, "allenai/Sera-4.6-Lite-T1"),
-    SeraDataset("Sera-4.6-Lite-T2", "GLM-4.6", "lite", "T2", 36083, "allenai/Sera-4.6-Lite-T2"),
-)
+def read_seed() -> tuple[SeraDataset, ...]:
+    """The seed's rows in export order (dataset_order)."""
+    text = resources.files("sera_rectify").joinpath("data", "sera_datasets.csv").read_text(encoding="utf-8")
+    rows = sorted(csv.DictReader(io.StringIO(text)), key=lambda row: int(row["dataset_order"]))
+    return tuple(
+        SeraDataset(row["dataset"], row["teacher"], row["scale"], row["rollout"], int(row["published_rows"]), row["hub_repo_id"])
+        for row in rows
+    )
+
+
+SERA_DATASETS: tuple[SeraDataset, ...] = read_seed()
 DATASET_NAMES: tuple[str, ...] = tuple(dataset.name for dataset in SERA_DATASETS)

@@ -1,121 +1,76 @@
-"""Writing the deliverable Parquet (spec/output.md): 8 columns, zstd, ordered, atomic.
+"""Writing an export Parquet (spec/output.md): zstd, rows in source order, never half-written.
 
-The file is written to a temporary name beside the target and renamed at the end, so export_path
-only ever holds a complete file: the previous good one or the new one. The conversion's folder of
-Parquet parts is replaced the same way (replaced_directory).
+What goes in the file (columns, order, filters) is SQL: the views of models/exports/ select it. This
+module only copies such a view to a temporary file beside the target and renames it there
+(atomic.atomic_file), so export_path only ever holds a complete file: the previous good one or the new
+one. An export that would hold no row is refused (the previous file stays) unless the build says an
+empty file is intended.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from .atomic import atomic_file
+
 EXPORT_COLUMNS = ("messages", "instance_id", "teacher", "scale", "rollout", "func_name", "func_path", "line_level_recall")
 # the one-row manifest the export models return (typed, so `filters` is a string column when null)
 MANIFEST_SCHEMA = pa.schema([("export_path", pa.string()), ("n_rows", pa.int64()), ("n_bytes", pa.int64()), ("filters", pa.string())])
 ROW_GROUP_SIZE_BYTES = "64MB"
 ZSTD_LEVEL = 3
-TEMP_MARKER = ".tmp-"
+
+
+class EmptyExport(Exception):
+    """The export would hold no row: almost always a filter value that matches nothing."""
 
 
 def sql_literal(value: Any) -> str:
-    """A string or number as a SQL literal (filter values come from dbt vars typed by a user)."""
+    """A string or number as a SQL literal."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return repr(float(value))
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def export_filters(filters: dict[str, Any]) -> list[str]:
-    """WHERE conditions for the export vars teacher, scale, rollout (equality) and min_recall (>=)."""
-    conditions = [f"{column} = {sql_literal(filters[column])}" for column in ("teacher", "scale", "rollout") if filters.get(column)]
-    if filters.get("min_recall") not in (None, ""):
-        conditions.append(f"line_level_recall >= {sql_literal(float(filters['min_recall']))}")
-    return conditions
-
-
-def export_query(relation: str, filters: dict[str, Any], columns: tuple[str, ...] = EXPORT_COLUMNS) -> str:
-    """The export's SELECT: the 8 columns (or the SFT export's) in order, every one nullable, rows
-    in source order.
-
-    DuckDB writes a column that holds no null as `required`, so the schema would depend on the
-    data; `if(x is null, null, x)` keeps each field optional without changing a value. There is no
-    ORDER BY: the relation is already in source order (the conversion streams in that order and
-    DuckDB preserves insertion order through a filter and projection), and sorting 25 GB of text
-    would spill it all to disk once more.
-    """
-    selected = ",\n    ".join(f"if({c} is null, null, {c}) as {c}" for c in columns)
-    where = " and ".join(export_filters(filters)) or "true"
-    return f"select\n    {selected}\nfrom {relation}\nwhere {where}"
-
-
-def remove_stale_temp_files(target: Path) -> None:
-    """Temporary files or folders of an earlier, interrupted write (the target itself is never touched)."""
-    for stale in target.parent.glob(target.name + TEMP_MARKER + "*"):
-        if stale.is_dir() and not stale.is_symlink():
-            shutil.rmtree(stale, ignore_errors=True)
-        else:
-            stale.unlink(missing_ok=True)
-
-
-@contextmanager
-def atomic_file(target: Path) -> Iterator[Path]:
-    """A temporary path beside `target` to write to; renamed onto target when the block succeeds,
-    removed when it fails, so target only ever holds a complete file (the old one or the new one)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(target)
-    temporary = target.with_name(target.name + TEMP_MARKER + str(os.getpid()))
-    try:
-        yield temporary
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-@contextmanager
-def replaced_directory(target: Path) -> Iterator[Path]:
-    """A fresh temporary folder beside `target` to fill; it replaces target when the block succeeds
-    and is removed when it fails, so target only ever holds one complete set of parts."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(target)
-    temporary = target.with_name(target.name + TEMP_MARKER + str(os.getpid()))
-    previous = target.with_name(target.name + TEMP_MARKER + "old-" + str(os.getpid()))
-    temporary.mkdir()
-    try:
-        yield temporary
-        if target.exists():
-            target.rename(previous)
-        temporary.rename(target)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-        shutil.rmtree(previous, ignore_errors=True)
-
-
 def write_export(
     connection: duckdb.DuckDBPyConnection,
-    relation: str,
+    query: str,
     export_path: str,
-    filters: dict[str, Any],
-    columns: tuple[str, ...] = EXPORT_COLUMNS,
+    *,
+    filters: str | None = None,
+    allow_empty: bool = False,
 ) -> dict[str, Any]:
-    """Write the export to a temporary file, then rename it onto export_path; return a manifest row
-    (MANIFEST_SCHEMA)."""
+    """Copy the rows of `query` (a SELECT, in the export's column order) to export_path through a
+    temporary file; return a manifest row (MANIFEST_SCHEMA). `filters` is the SQL the rows were
+    selected with, for the manifest and the error message.
+
+    There is no ORDER BY: the views are already in source order (the conversion writes its parts in
+    that order and DuckDB keeps insertion order through filters and projections), and sorting 25 GB of
+    text would spill it all to disk once more.
+    """
     target = Path(export_path)
     with atomic_file(target) as temporary:
         connection.execute(
-            f"copy ({export_query(relation, filters, columns)}) to {sql_literal(str(temporary))} (format parquet, compression zstd, "
+            f"copy ({query}) to {sql_literal(str(temporary))} (format parquet, compression zstd, "
             f"compression_level {ZSTD_LEVEL}, row_group_size_bytes '{ROW_GROUP_SIZE_BYTES}', use_tmp_file false)"
         )
         rows = connection.execute(f"select count(*) from read_parquet({sql_literal(str(temporary))})").fetchall()[0][0]
-    return {
-        "export_path": str(target),
-        "n_rows": rows,
-        "n_bytes": target.stat().st_size,
-        "filters": " and ".join(export_filters(filters)) or None,
-    }
+        if rows == 0 and not allow_empty:
+            raise EmptyExport(empty_export_message(target, filters))
+    return {"export_path": str(target), "n_rows": rows, "n_bytes": target.stat().st_size, "filters": filters}
+
+
+def empty_export_message(target: Path, filters: str | None) -> str:
+    kept = f"{target} is left as it was" if target.exists() else f"nothing was written to {target}"
+    if filters:
+        return (
+            f"the export would hold no row: no converted row has {filters}; {kept}. Check the filter vars "
+            "(teacher, scale, rollout, min_recall), or set the var allow_empty_export: true if an empty file is intended."
+        )
+    return (
+        f"the export would hold no row: the build converted no row (see sera_rectified_rejects); {kept}. Set the var "
+        "allow_empty_export: true if an empty file is intended."
+    )

@@ -1,8 +1,8 @@
 """Reject reason codes: the exact strings of spec/conversion.md and spec/sources.md, in one place.
 
-Every reject the pipeline writes carries one of these codes. `REJECT_REASONS` is also written to
-seeds/reject_reasons.csv; a unit test keeps the two in step, and a dbt test keeps every reject
-within the seed.
+Every reject the pipeline writes carries one of these codes. `MEANINGS` says where each rule is
+specified and what it means; the dbt model stg_spec__reject_reasons serves that table to SQL (the
+reject test and the card read it there). Adding a reason is one edit here: a constant and its meaning.
 """
 
 # sources.md, "Bad lines and bad files": checked before every conversion rule.
@@ -31,23 +31,25 @@ ORPHAN_TOOL_OUTPUT = "orphan_tool_output"
 # conversion.md §3 Submit
 NOT_SUBMITTED = "not_submitted"
 
-REJECT_REASONS: tuple[str, ...] = (
-    LINE_NOT_UTF8,
-    LINE_NOT_JSON,
-    LINE_NOT_AN_OBJECT,
-    MESSAGES_MISSING,
-    MESSAGES_NOT_JSON,
-    MESSAGES_NOT_A_LIST,
-    MESSAGES_EMPTY,
-    UNKNOWN_ROLE,
-    UNSUPPORTED_CONTENT_PART,
-    BAD_PREAMBLE,
-    UNEXPECTED_USER_MESSAGE,
-    UNEXPECTED_SYSTEM_MESSAGE,
-    PARALLEL_TOOL_CALLS,
-    UNKNOWN_TOOL,
-    MALFORMED_TOOL_ARGUMENTS,
-    MISSING_TOOL_OUTPUT,
-    ORPHAN_TOOL_OUTPUT,
-    NOT_SUBMITTED,
-)
+# code -> (spec file and section, meaning), in spec order
+MEANINGS: dict[str, tuple[str, str]] = {
+    LINE_NOT_UTF8: ("sources.md", "the JSON Lines line holds bytes that are not valid UTF-8"),
+    LINE_NOT_JSON: ("sources.md", "the JSON Lines line is not valid JSON (e.g. a truncated last line)"),
+    LINE_NOT_AN_OBJECT: ("sources.md", "the JSON Lines line is valid JSON but not an object (e.g. [1, 2, 3])"),
+    MESSAGES_MISSING: ("conversion.md §1", "messages is null or an empty string"),
+    MESSAGES_NOT_JSON: ("conversion.md §1", "messages is not valid JSON"),
+    MESSAGES_NOT_A_LIST: ("conversion.md §1", "messages is not a list of objects"),
+    MESSAGES_EMPTY: ("conversion.md §1", "messages is an empty list"),
+    UNKNOWN_ROLE: ("conversion.md §1", "a message has a role other than system, user, assistant, tool"),
+    UNSUPPORTED_CONTENT_PART: ("conversion.md §1", "a content part is not text, or content is neither string, list nor null"),
+    BAD_PREAMBLE: ("conversion.md §1", "message 0 is not system or message 1 is not user"),
+    UNEXPECTED_USER_MESSAGE: ("conversion.md §1", "a user message after the preamble"),
+    UNEXPECTED_SYSTEM_MESSAGE: ("conversion.md §1", "a system message after the preamble"),
+    PARALLEL_TOOL_CALLS: ("conversion.md §2", "an assistant message with more than one tool call"),
+    UNKNOWN_TOOL: ("conversion.md §2", "a tool call to a tool not in tools.json"),
+    MALFORMED_TOOL_ARGUMENTS: ("conversion.md §2", "tool arguments that are not a JSON object (bad JSON, a list, a number)"),
+    MISSING_TOOL_OUTPUT: ("conversion.md §2", "a tool call not followed by a tool message (other than a final submit)"),
+    ORPHAN_TOOL_OUTPUT: ("conversion.md §2", "a tool message that does not directly follow an assistant tool call"),
+    NOT_SUBMITTED: ("conversion.md §3", "the last tool call is not a submit (e.g. \"Exit due to cost limit\")"),
+}
+REJECT_REASONS: tuple[str, ...] = tuple(MEANINGS)

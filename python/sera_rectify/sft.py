@@ -12,10 +12,10 @@ rectified row onto that shape. It only re-labels what the converter wrote: no te
     tool_output                      -> {"role": "tool", "tool_call_id": <that id>, "content": text}
     reasoning + answer (the last)    -> {"role": "assistant", "reasoning_content": R, "content": answer}
 
-The pure functions work on one row at a time (`convert_messages`). The conversion's worker processes
-run it on every converted row while its text is in memory (pipeline.convert_chunk, column
-`sft_messages`); the mart sera_rectified_sft and the export model sera_rectified_sft_export read it
-from there, and export.write_export writes the file like the main export.
+The pure functions work on one row at a time (`sft_messages_of_json`). The conversion's worker processes
+run it on every converted row while its text is in memory (parts.chunk_batch, column
+`sft_messages`); the mart sera_rectified_sft reads it from there, and the view sera_rectified_sft_filtered adds the
+`tools` column from stg_spec__tools for the SFT export.
 """
 
 from __future__ import annotations
@@ -48,14 +48,6 @@ class NotRectified(ValueError):
 
 # ---------------------------------------------------------------------------------------------
 # one row
-
-
-def tools_json() -> str:
-    """The `tools` column: tools.json's schema list, the very string the system message embeds.
-
-    It is convert.tools_json() (spec.tool_schemas() dumped once), not a second copy of the schemas.
-    """
-    return convert.tools_json()
 
 
 def tool_call_id(index: int) -> str:
@@ -94,7 +86,7 @@ def preamble_text(message: Any, role: str, position: int) -> str:
     return message["content"]
 
 
-def tool_call_of(call_text: str, position: int) -> convert.ToolCall:
+def parse_tool_call(call_text: str, position: int) -> convert.ToolCall:
     """The inside of a rectified tool_call's tags as name and arguments text.
 
     The arguments become a JSON *string* (OpenAI's wire format, which chat templates and trainers
@@ -128,7 +120,7 @@ def untagged_texts(messages: list[Any]) -> list[str | convert.ToolCall]:
             return texts
         if position + 2 >= len(messages):
             raise NotRectified(f"message {position + 1}: expected tool_call then tool_output, or answer")
-        texts.append(tool_call_of(inner_text(following, "tool_call", position + 1), position + 1))
+        texts.append(parse_tool_call(inner_text(following, "tool_call", position + 1), position + 1))
         texts.append(inner_text(messages[position + 2], "tool_output", position + 2))
         position += 3
         if position >= len(messages):
@@ -157,13 +149,13 @@ def to_openai_messages(texts: Sequence[str | convert.ToolCall]) -> list[dict[str
     return out
 
 
-def convert_messages(messages_json: str) -> str:
+def sft_messages_of_json(messages_json: str) -> str:
     """One row's `messages` column (rectified JSON) to the SFT `messages` column (OpenAI JSON).
 
     orjson reads and writes it (compact separators, UTF-8 as is): the whole-row dump is the costly
     part, and stdlib json runs it at a sixth of orjson's speed. The input holds no lone surrogate
     (the converter replaced them, conversion.md §5), which is the one thing orjson refuses. The
-    tool-call `arguments` strings inside keep json.dumps' own style (tool_call_of).
+    tool-call `arguments` strings inside keep json.dumps' own style (parse_tool_call).
     """
     try:
         messages = orjson.loads(messages_json)
@@ -175,16 +167,16 @@ def convert_messages(messages_json: str) -> str:
 
 
 def sft_messages_of(converted: convert.Converted) -> str:
-    """convert_messages(converted.messages), built from the converter's untagged texts instead of
-    parsing the row again (the conversion's workers call this on every row: a third of the cost).
+    """sft_messages_of_json(converted.messages), built from the converter's untagged texts instead of
+    parsing the row again (the conversion's workers call this on every row; docs/benchmark.md).
 
     A text with a lone surrogate cannot be written by orjson; `messages` has it replaced by U+FFFD
-    (conversion.md §5), so that rare row goes through convert_messages and matches the main export.
+    (conversion.md §5), so that rare row goes through sft_messages_of_json and matches the main export.
     """
     try:
         return orjson.dumps(to_openai_messages(converted.texts)).decode("utf-8")
     except orjson.JSONEncodeError:
-        return convert_messages(converted.messages)
+        return sft_messages_of_json(converted.messages)
 
 
 # ---------------------------------------------------------------------------------------------

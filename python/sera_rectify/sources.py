@@ -1,4 +1,4 @@
-"""Reading the source datasets from disk (spec/sources.md): file discovery, lines, bad lines.
+"""Reading the source datasets from disk (spec/sources.md): file discovery and row counts, lines, bad lines.
 
 File-level problems raise `SourceError` with what, where and how to fix it; line-level problems
 become rejects (`parse_line`), never a failed build.
@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 import zstandard
 
 from . import reasons
 from .jsontext import json_type_name, loads, loads_allowing_surrogates
+from .workers import default_workers, ordered_map
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
 PARQUET_SUFFIXES = (".parquet",)
@@ -41,6 +43,17 @@ COLUMNS = (
     "docker_image",
 )
 READ_BUFFER_BYTES = 16 * 1024 * 1024
+
+SOURCE_FILES_SCHEMA = pa.schema(
+    [
+        ("source_dataset", pa.string()),
+        ("source_file", pa.string()),
+        ("file_path", pa.string()),
+        ("file_format", pa.string()),
+        ("file_bytes", pa.int64()),
+        ("rows_in_file", pa.int64()),
+    ]
+)
 
 
 class SourceError(Exception):
@@ -300,3 +313,30 @@ def traj_record(data: bytes, source: SourceFile) -> dict | LineReject:
         "func_path": None,
         "target_patch": None,
     }
+
+
+def source_file_manifest(datasets: list[dict[str, Any]]) -> pa.Table:
+    """One row per data file of the selected datasets, with its size and an independent row count
+    (files are counted in parallel worker processes: ordered_map).
+
+    `datasets` are the rows of stg_sera__datasets in dataset order (source_dataset, dataset_dir,
+    source_kind); the dbt vars that select them are checked before (macros/selection_vars.sql).
+    """
+    listed = [
+        (row["source_dataset"], source)
+        for row in datasets
+        for source in list_source_files(row["dataset_dir"], row["source_dataset"], row["source_kind"])
+    ]
+    counted = ordered_map(count_rows, [source for _, source in listed], default_workers())
+    rows = [
+        {
+            "source_dataset": dataset,
+            "source_file": source.source_file,
+            "file_path": source.path,
+            "file_format": source.file_format,
+            "file_bytes": os.path.getsize(source.path),
+            "rows_in_file": rows_in_file,
+        }
+        for (dataset, source), (_, rows_in_file) in zip(listed, counted, strict=True)
+    ]
+    return pa.Table.from_pylist(rows, schema=SOURCE_FILES_SCHEMA)

@@ -23,11 +23,21 @@ trajectories_checked as (
         source_file,
         source_row,
         case
-            when not coalesce(regexp_full_match(
-                messages,
-                '\[\{"role": "system", "content": "{{ c }}*"\}, \{"role": "user", "content": "{{ c }}*"\}, \{"role": "reasoning", "content": "<think>{{ c }}+</think>"\}(?:, \{"role": "tool_call", "content": "<tool_call>{{ c }}*</tool_call>"\}, \{"role": "tool_output", "content": "<tool_response>{{ c }}*</tool_response>"\}, \{"role": "reasoning", "content": "<think>{{ c }}+</think>"\})*, \{"role": "answer", "content": "<answer>{{ c }}*</answer>"\}\]'
-            ), false) then 'messages is not valid JSON rendered as system, user, reasoning, (tool_call, tool_output, reasoning)*, answer '
-                || '{"role": ..., "content": ...} objects with each content in its tags and no empty reasoning'
+            when
+                not coalesce(regexp_full_match(
+                    messages,
+                    -- one pattern, written in pieces (DuckDB folds the constant before it compiles it)
+                    '\[\{"role": "system", "content": "{{ c }}*"\}, '
+                    || '\{"role": "user", "content": "{{ c }}*"\}, '
+                    || '\{"role": "reasoning", "content": "<think>{{ c }}+</think>"\}'
+                    || '(?:, \{"role": "tool_call", "content": "<tool_call>{{ c }}*</tool_call>"\}, '
+                    || '\{"role": "tool_output", "content": "<tool_response>{{ c }}*</tool_response>"\}, '
+                    || '\{"role": "reasoning", "content": "<think>{{ c }}+</think>"\})*, '
+                    || '\{"role": "answer", "content": "<answer>{{ c }}*</answer>"\}\]'
+                ), false)
+                then
+                    'messages is not valid JSON rendered as system, user, reasoning, (tool_call, tool_output, reasoning)*, answer '
+                    || '{"role": ..., "content": ...} objects with each content in its tags and no empty reasoning'
         end as problem
     from {{ ref('sera_rectified') }}
 

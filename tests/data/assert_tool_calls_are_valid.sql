@@ -8,10 +8,16 @@
 
 with
 
+tools as (
+
+    select * from {{ ref('stg_spec__tools') }}
+
+),
+
 tool_calls as (
 
     -- the JSON-escaped text inside each <tool_call>...</tool_call>, one row per call. Plain string
-    -- splits, not a regular expression (3x faster): the marker's unescaped quotes cannot occur
+    -- splits, not a regular expression (faster, docs/benchmark.md): the marker's unescaped quotes cannot occur
     -- inside a JSON string, and assert_role_sequence_is_valid checks the structure around it
     select
         source_dataset,
@@ -31,11 +37,24 @@ tool_calls_decoded as (
         source_dataset,
         source_file,
         source_row,
-        -- json_extract_string and the json_* checks raise on text that is not JSON: a case guards them
+        -- json_extract_string and the json_* functions raise on text that is not JSON: case guards them
         case
             when json_valid('"' || escaped_call || '"') then json_extract_string('"' || escaped_call || '"', '$')
         end as call_json
     from tool_calls
+
+),
+
+tool_calls_named as (
+
+    select
+        *,
+        -- computed here, guarded, because the `in (select ...)` below is evaluated as a join, outside
+        -- the case that checks the JSON first
+        case
+            when json_valid(call_json) and json_type(call_json) = 'OBJECT' then call_json ->> 'name'
+        end as called_tool
+    from tool_calls_decoded
 
 ),
 
@@ -51,13 +70,11 @@ tool_calls_checked as (
                 json_type(call_json) = 'OBJECT'
                 and json_keys(call_json) = ['name', 'arguments']
                 and json_type(call_json, '$.arguments') = 'OBJECT'
-                and (call_json ->> 'name') in (
-                    {%- for name in var('tool_names') %}'{{ name }}'{{ ', ' if not loop.last }}{% endfor -%}
-                ),
+                and called_tool in (select tools.tool_name from tools),
                 false
             ) then 'a tool_call is not {name, arguments} with an object and a tool of tools.json: ' || left(call_json, 120)
         end as problem
-    from tool_calls_decoded
+    from tool_calls_named
 
 )
 

@@ -3,7 +3,7 @@
 Every builder writes or returns data in the published layout of spec/sources.md: a sources folder holds
 one folder per dataset (named as in seeds/sera_datasets.csv), each with JSON Lines (`*.jsonl`,
 `*.jsonl.gz`, `*.jsonl.zst`) or Parquet files at any depth. Valid rows come from
-`sera_rectify.synthetic.make_row` (realistic SWE-agent histories); each broken variant edits one thing
+`sera_testkit.synthetic.make_row` (realistic SWE-agent histories); each broken variant edits one thing
 in a copy of such a row, so the row that fails differs from a converting row by that one thing.
 
 Used by test_bad_inputs.py (one build over many small cases, plus one build per file-level error) and
@@ -24,10 +24,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
-from sera_rectify.synthetic import COLUMNS, make_row
+from sera_testkit.constants import OBSERVATION, SERA_SYSTEM
+from sera_testkit.synthetic import COLUMNS, make_row
 
 SEED = 4242
-COST_LIMIT_EXIT = "Exit due to cost limit"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _SAME = object()
 
@@ -96,14 +96,14 @@ def user(text: str = "Please fix it.") -> dict:
     return {"role": "user", "content": [{"type": "text", "text": text}], "agent": "main", "message_type": "observation"}
 
 
-def system(text: str = "You are a helpful assistant that can interact with a computer to solve tasks.") -> dict:
+def system(text: str = SERA_SYSTEM) -> dict:
     return {"role": "system", "content": text, "agent": "main", "message_type": "system_prompt"}
 
 
 def submit_step(output: str | None) -> list[dict]:
     """A submit call and (unless output is None) its tool message."""
     call = assistant("<think>Done; submitting.</think>", name="submit", arguments="{}")
-    return [call] if output is None else [call, tool("OBSERVATION:\n" + output)]
+    return [call] if output is None else [call, tool(OBSERVATION + output)]
 
 
 def first_submit_index(messages: list[dict]) -> int:
@@ -132,7 +132,7 @@ def set_first_call(messages: list[dict], **function: Any) -> None:
 
 def set_first_output(messages: list[dict], text: str) -> None:
     """The first tool message's text (message 3), with the "OBSERVATION:\\n" label kept."""
-    messages[3]["content"] = [{"type": "text", "text": "OBSERVATION:\n" + text}]
+    messages[3]["content"] = [{"type": "text", "text": OBSERVATION + text}]
 
 
 def big_output_text(n_chars: int) -> str:

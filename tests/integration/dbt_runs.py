@@ -14,17 +14,21 @@ from pathlib import Path
 
 import duckdb
 
-REPO = Path(__file__).resolve().parents[2]
-CHECK_OUTPUT = REPO.parent / "shared" / "tools" / "check_output.py"
+from sera_testkit.constants import REPO, SHARED_DIR
+
+CHECK_OUTPUT = SHARED_DIR / "tools" / "check_output.py"
 EXPORT_NAME = "sera_rectified.parquet"
 
 
-def dbt_command(workdir: Path, vars: dict | None = None, *, db: str = "sera.duckdb", env: dict | None = None) -> tuple[list[str], dict]:
-    """The `dbt build` command and its environment, every output under workdir; `env` adds variables."""
+def dbt_command(
+    workdir: Path, vars: dict | None = None, *, db: str = "sera.duckdb", env: dict | None = None, args: tuple[str, ...] = ("build",)
+) -> tuple[list[str], dict]:
+    """The dbt command (`args`: `build` unless told) and its environment, every output under workdir;
+    `env` adds variables."""
     all_vars = {"export_path": str(workdir / "output" / EXPORT_NAME)} | (vars or {})
     command = [
         str(Path(sys.executable).with_name("dbt")),
-        "build",
+        *args,
         "--project-dir", str(REPO),
         "--profiles-dir", str(REPO),
         "--target-path", str(workdir / "target"),
@@ -36,10 +40,16 @@ def dbt_command(workdir: Path, vars: dict | None = None, *, db: str = "sera.duck
 
 
 def dbt_build(
-    workdir: Path, *, vars: dict | None = None, db: str = "sera.duckdb", env: dict | None = None, timeout: float = 600
+    workdir: Path,
+    *,
+    vars: dict | None = None,
+    db: str = "sera.duckdb",
+    env: dict | None = None,
+    timeout: float = 600,
+    args: tuple[str, ...] = ("build",),
 ) -> subprocess.CompletedProcess:
-    """Run `dbt build` to the end; its output is in the result."""
-    command, environment = dbt_command(workdir, vars, db=db, env=env)
+    """Run `dbt build` (or the dbt command `args`) to the end; its output is in the result."""
+    command, environment = dbt_command(workdir, vars, db=db, env=env, args=args)
     return subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout)
 
 

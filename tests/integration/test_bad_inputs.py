@@ -29,14 +29,16 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dbt_runs import CHECK_OUTPUT, EXPORT_NAME, REPO, dbt_build
+from dbt_runs import CHECK_OUTPUT, EXPORT_NAME, dbt_build
+
+from sera_testkit.constants import COST_LIMIT_EXIT, OBSERVATION, PACKAGE_SPEC_DIR
 
 pytestmark = pytest.mark.integration
 
 T1 = "Sera-4.6-Lite-T1"
 T2 = "Sera-4.6-Lite-T2"
 DATASET_ORDER = {"Sera-4.5A-Full-T1": 1, "Sera-4.5A-Full-T2": 2, T1: 3, T2: 4}
-TEMPLATES = (REPO / "python" / "sera_rectify" / "spec" / "reasoning-templates.txt").read_text(encoding="utf-8").splitlines()
+TEMPLATES = (PACKAGE_SPEC_DIR / "reasoning-templates.txt").read_text(encoding="utf-8").splitlines()
 REVIEW = "Thank you for your work on this issue. Run the submit command again to confirm.\n<diff>\ndiff --git a/x b/x\n</diff>\n"
 UNUSUAL = (
     "astral 🐛🚀 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𠜎 | CJK 日本語 한국어 | combining e\u0301 | ZWJ 👩\u200d💻 | RTL \u202eevil\u202c | "
@@ -146,7 +148,7 @@ def ends_with_text_only(messages: list[dict]) -> list[dict]:
 
 
 def no_submit(messages: list[dict]) -> list[dict]:
-    return messages[: bi.first_submit_index(messages)] + [bi.assistant(bi.COST_LIMIT_EXIT, name=None)]
+    return messages[: bi.first_submit_index(messages)] + [bi.assistant(COST_LIMIT_EXIT, name=None)]
 
 
 def add_extra_keys_and_reuse_ids(messages: list[dict]) -> None:
@@ -161,7 +163,7 @@ def add_extra_keys_and_reuse_ids(messages: list[dict]) -> None:
 
 def final_answer_from_last_output(row: dict) -> None:
     source = json.loads(row["source"]["messages"])
-    last_output = source[-1]["content"][0]["text"].removeprefix("OBSERVATION:\n")
+    last_output = source[-1]["content"][0]["text"].removeprefix(OBSERVATION)
     assert row["out"][-1]["content"] == f"<answer>{last_output}</answer>"
     assert row["func_name"] is None and row["func_path"] is None
 
@@ -308,10 +310,10 @@ CASES: list[Case] = [
       edit("rej-submit-no-output-mid", lambda m: m.insert(2, bi.submit_step(None)[0])),
       Rejected("missing_tool_output", "message 2 calls 'submit'")),
     C("orphan tool output", T1, "cases.jsonl",
-      edit("rej-orphan", lambda m: m.insert(4, bi.tool("OBSERVATION:\nstray"))),
+      edit("rej-orphan", lambda m: m.insert(4, bi.tool(OBSERVATION + "stray"))),
       Rejected("orphan_tool_output", "message 4")),
     C("tool output right after the preamble", T1, "cases.jsonl",
-      edit("rej-orphan-first", lambda m: m.insert(2, bi.tool("OBSERVATION:\nstray"))),
+      edit("rej-orphan-first", lambda m: m.insert(2, bi.tool(OBSERVATION + "stray"))),
       Rejected("orphan_tool_output", "message 2")),
     # §3: submit
     C("no submit (cost limit)", T1, "cases.jsonl",
@@ -702,7 +704,7 @@ def corrupt_zstd(sources: Path) -> list[str]:
 def unknown_dataset(sources: Path) -> list[str]:
     good_file(sources)
     good_file(sources, T2)
-    return ["Sera-9-Mega-T1", "seeds/sera_datasets.csv", "Use one of: Sera-4.5A-Full-T1, Sera-4.5A-Full-T2, Sera-4.6-Lite-T1, Sera-4.6-Lite-T2"]
+    return ["var datasets", "Sera-9-Mega-T1", "seeds/sera_datasets.csv", "Valid values: Sera-4.5A-Full-T1, Sera-4.5A-Full-T2, Sera-4.6-Lite-T1, Sera-4.6-Lite-T2"]
 
 
 @dataclass(frozen=True)

@@ -14,20 +14,20 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from dbt_runs import CHECK_OUTPUT, REPO, dbt_build, query
+from dbt_runs import CHECK_OUTPUT, dbt_build, query
 
 from sera_rectify.reasons import REJECT_REASONS
+from sera_testkit.constants import SAMPLE_DIR
 
 pytestmark = pytest.mark.integration
 
-SAMPLE = REPO / "data" / "sample"
 
 
 def sample_rows_per_dataset() -> dict[str, int]:
     """Non-blank lines in the sample files, counted here without the project's reader."""
     counts: dict[str, int] = {}
-    for path in SAMPLE.rglob("*.jsonl"):
-        dataset = path.relative_to(SAMPLE).parts[0]
+    for path in SAMPLE_DIR.rglob("*.jsonl"):
+        dataset = path.relative_to(SAMPLE_DIR).parts[0]
         counts[dataset] = counts.get(dataset, 0) + sum(1 for line in path.read_bytes().splitlines() if line.strip())
     return counts
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_runs import REPO
 
 from sera_rectify.reasons import REJECT_REASONS
 from sera_rectify.spec import tool_names
+from sera_testkit.constants import EXPORT_COLUMNS, REPO
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,6 @@ EXPECTED_QUERIES = {
     "rejects_by_reason",
     "one_trajectory",
 }
-EXPORT_COLUMNS = ["messages", "instance_id", "teacher", "scale", "rollout", "func_name", "func_path", "line_level_recall"]
 
 
 @pytest.fixture
@@ -99,7 +98,7 @@ def test_sera32b_subset_is_glm46_t2_top_recall(built: Path) -> None:
     sql = (QUERIES / "sera32b_subset.sql").read_text(encoding="utf-8")
     assert "limit 25000" in sql.lower() and "SERA-32B" in sql and "25,000" in sql
     rows = run_query(built, "sera32b_subset")
-    assert list(rows[0]) == EXPORT_COLUMNS
+    assert tuple(rows[0]) == EXPORT_COLUMNS
     candidates = scalar(built, "select count(*) from sera_rectified where teacher = 'GLM-4.6' and rollout = 'T2' and line_level_recall is not null")
     assert len(rows) == min(25000, candidates) > 0
     assert {(row["teacher"], row["scale"], row["rollout"]) for row in rows} == {("GLM-4.6", "lite", "T2")}

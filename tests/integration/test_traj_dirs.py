@@ -25,9 +25,10 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from dbt_runs import CHECK_OUTPUT, REPO, dbt_build
+from dbt_runs import CHECK_OUTPUT, dbt_build
 
-from sera_rectify.inspect import convert_loaded, load
+from sera_rectify.convert_file import load, output_row_of
+from sera_testkit.constants import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -95,10 +96,10 @@ def test_messages_are_what_the_convert_command_prints(traj_build: Path) -> None:
     """`python -m sera_rectify convert FILE --dataset swe_agent_fixtures --json` shows exactly the built row."""
     built = dict(query(traj_build, "select source_file, messages from sera_rectified"))
     for name, *_ in CONVERTED:
-        result = convert_loaded(load(REPO / FOLDER / name, row=None, dataset=DATASET))
+        result = output_row_of(load(REPO / FOLDER / name, row=None, dataset=DATASET))
         assert built[f"{DATASET}/{name}"] == result["messages"], name
     for name, reason, _ in REJECTED:
-        assert convert_loaded(load(REPO / FOLDER / name, row=None, dataset=DATASET))["reject_reason"] == reason
+        assert output_row_of(load(REPO / FOLDER / name, row=None, dataset=DATASET))["reject_reason"] == reason
 
 
 def test_export_holds_the_three_rows_and_passes_the_contract_validator(traj_build: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +19,11 @@ from types import ModuleType
 import pyarrow.parquet as pq
 import pytest
 
-from sera_rectify.pipeline import convert_to_parts, read_parts
+from sera_rectify.parts import build_parts, read_parts
+from sera_testkit.constants import COST_LIMIT_EXIT, EXPORT_COLUMNS, REPO, SERA_ROWS_DATASET, TESTS_DIR
+from sera_testkit.constants import SAMPLE_DIR as SAMPLE
 
-REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench"
-SAMPLE = REPO / "data" / "sample"
-EXPORT_COLUMNS = ("messages", "instance_id", "teacher", "scale", "rollout", "func_name", "func_path", "line_level_recall")
 
 
 def load_bench(name: str) -> ModuleType:
@@ -60,7 +60,7 @@ def project_rows(naive: ModuleType, tmp_path_factory: pytest.TempPathFactory) ->
     """The project's conversion of every sample row, keyed by (dataset, source_file, source_row)."""
     files = [file_row(naive, dataset, relative, path) for dataset, relative, path in naive.source_files(SAMPLE)]
     parts = tmp_path_factory.mktemp("parts") / "converted"
-    convert_to_parts(files, str(parts), workers=1)
+    build_parts(files, str(parts), workers=1)
     rows = read_parts(str(parts)).to_pylist()
     return {(r["source_dataset"], r["source_file"], r["source_row"]): r for r in rows}
 
@@ -116,7 +116,7 @@ EDGE_CASES = {
     "empty_reasoning_is_filled": lambda m: m[_assistant_indexes(m)[2]].update(thought="", content="<think> </think>"),
     "text_only_in_the_middle": lambda m: m.insert(_assistant_indexes(m)[3], _text_only("<think>plan</think>\nnext")),
     "empty_text_only_message": lambda m: m.insert(_assistant_indexes(m)[3], _text_only(None)),
-    "text_only_after_the_end": lambda m: m.append(_text_only("Exit due to cost limit")),
+    "text_only_after_the_end": lambda m: m.append(_text_only(COST_LIMIT_EXIT)),
     "trailing_submits_with_text_between": lambda m: m.extend(
         [
             _text_only("<think>again</think>"),
@@ -170,12 +170,12 @@ FIXED_DIVERGENCES = {
 
 
 def _compare_one(naive: ModuleType, dataset: str, row: dict) -> list[str]:
-    from sera_rectify.pipeline import convert_record
+    from sera_rectify.rows import output_row
     from sera_rectify.sources import parse_line
 
     line = json.dumps(row).encode()
     mine = naive.convert_line(line, dataset, naive.Spec())
-    theirs = convert_record(parse_line(line), dataset, dataset[-2:])
+    theirs = output_row(parse_line(line), dataset, dataset[-2:])
     if "reject" in mine or theirs.get("reject_reason"):
         if mine.get("reject") != theirs.get("reject_reason"):
             return [f"naive {mine.get('reject') or 'converts'}, project {theirs.get('reject_reason') or 'converts'}"]
@@ -185,7 +185,7 @@ def _compare_one(naive: ModuleType, dataset: str, row: dict) -> list[str]:
 
 @pytest.fixture(scope="module")
 def real_row() -> tuple[str, dict]:
-    dataset = "Sera-4.6-Lite-T2"
+    dataset = SERA_ROWS_DATASET
     path = SAMPLE / dataset / "real" / "sera-4.6-lite-t2_real_rows.jsonl"
     return dataset, json.loads(path.read_text(encoding="utf-8").splitlines()[0])
 
@@ -261,7 +261,10 @@ def test_run_smoke_writes_a_report(tmp_path: Path) -> None:
         "--out",
         str(out),
     ]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    # as `make bench` runs it: bench/generate.py imports sera_testkit, which is not installed
+    pythonpath = os.pathsep.join(filter(None, [str(TESTS_DIR / "support"), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=pythonpath)
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert out.exists(), result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(out.read_text())
     assert {"machine", "sizes", "growth", "targets", "total_seconds"} <= set(report)

@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,15 +18,13 @@ import pytest
 from sera_rectify import convert as C
 from sera_rectify import reasons, sources
 from sera_rectify.convert import Converted, Reject, Rejected, Step, TextOnly, convert_trajectory
+from sera_testkit.constants import COST_LIMIT_EXIT, EMPTY_OUTPUT, OBSERVATION, PACKAGE_SPEC_DIR, SERA_SYSTEM, SHARED_DIR
+from sera_testkit.constants import SERA_ROWS_DATASET as DATASET
 
 # The history builders come from tests/conftest.py through the `H` fixture (conftest is not imported:
 # several conftest.py files may exist, and their module names clash).
-PACKAGE_SPEC_DIR = Path(__file__).resolve().parents[2] / "python" / "sera_rectify" / "spec"
-OBSERVATION = "OBSERVATION:\n"  # sources.md: SWE-agent's label on tool output
-EMPTY_OUTPUT = "Your last command ran successfully and did not produce any output."  # sources.md
-SERA_SYSTEM = "You are a helpful assistant that can interact with a computer to solve tasks."  # sources.md
-
-DATASET = "Sera-4.6-Lite-T2"
+# OBSERVATION, EMPTY_OUTPUT and SERA_SYSTEM are the sources.md texts: SWE-agent's label on tool output, its
+# text for a command without output, SERA's system prompt.
 INSTANCE = "tinydb_10309"
 PATCH = "diff --git a/tinydb/storages.py b/tinydb/storages.py\n--- a/tinydb/storages.py\n+++ b/tinydb/storages.py\n@@ -1 +1 @@\n-a\n+b\n"
 
@@ -147,7 +144,7 @@ REJECT_CASES = [
     Case("no tool output", reasons.MISSING_TOOL_OUTPUT, lambda H: H.history(H.call(output=None), H.call(), H.submit()), 2),
     Case("orphan tool output", reasons.ORPHAN_TOOL_OUTPUT, lambda H: H.history([H.tool(OBSERVATION + "x", "call_1")], H.call(), H.submit()), 2),
     # §3
-    Case("exit due to cost limit", reasons.NOT_SUBMITTED, lambda H: H.history(H.call(), H.submit(), H.call(), H.text_only("Exit due to cost limit")), 6),
+    Case("exit due to cost limit", reasons.NOT_SUBMITTED, lambda H: H.history(H.call(), H.submit(), H.call(), H.text_only(COST_LIMIT_EXIT)), 6),
 ]
 
 
@@ -447,7 +444,7 @@ def test_pair_steps_final_submit_without_output(H: Any) -> None:
         # a non-submit call at the end without output
         (lambda H: [H.call(), H.submit(), H.call(output=None)], 6),
         # a non-submit call without output followed by text only
-        (lambda H: [H.call(output=None), H.text_only("Exit due to cost limit")], 2),
+        (lambda H: [H.call(output=None), H.text_only(COST_LIMIT_EXIT)], 2),
         # a final submit without output, then a tool call
         (lambda H: [H.call(), H.submit(output=None), H.call(output=None)], 4),
     ],
@@ -504,7 +501,7 @@ def test_precedence_section_1_checks_in_order_over_the_whole_list(H: Any) -> Non
 
 def test_precedence_section_1_before_section_2_and_3(H: Any) -> None:
     # parallel calls at 2, unknown tool at 4, never submitted, and a late system message at 6
-    messages = H.history(H.call(extra_calls=1), H.call("open", {}), [H.system()], H.text_only("Exit due to cost limit"))
+    messages = H.history(H.call(extra_calls=1), H.call("open", {}), [H.system()], H.text_only(COST_LIMIT_EXIT))
     rejected(messages, reasons.UNEXPECTED_SYSTEM_MESSAGE, 6)
     messages = H.history(H.call(extra_calls=1), [H.user("later")], H.call())
     rejected(messages, reasons.UNEXPECTED_USER_MESSAGE, 4)
@@ -512,8 +509,8 @@ def test_precedence_section_1_before_section_2_and_3(H: Any) -> None:
 
 def test_precedence_section_2_before_section_3(H: Any) -> None:
     # never submitted, but a problem in the walk comes first
-    rejected(H.history(H.call(), H.call("find_file", {}), H.text_only("Exit due to cost limit")), reasons.UNKNOWN_TOOL, 4)
-    rejected(H.history(H.call(), H.call(output=None), H.text_only("Exit due to cost limit")), reasons.MISSING_TOOL_OUTPUT, 4)
+    rejected(H.history(H.call(), H.call("find_file", {}), H.text_only(COST_LIMIT_EXIT)), reasons.UNKNOWN_TOOL, 4)
+    rejected(H.history(H.call(), H.call(output=None), H.text_only(COST_LIMIT_EXIT)), reasons.MISSING_TOOL_OUTPUT, 4)
     rejected(H.history(H.call(), H.call(), [H.tool("x")]), reasons.ORPHAN_TOOL_OUTPUT, 6)
 
 
@@ -574,8 +571,8 @@ def test_trailing_submit_run_start_not_submitted(names: tuple[str, ...]) -> None
 
 
 def test_trailing_submit_run_start_whole_row_not_submitted(H: Any) -> None:
-    rejected(H.history(H.call(), H.text_only("Exit due to cost limit")), reasons.NOT_SUBMITTED, 2)
-    rejected(H.history(H.text_only("Exit due to cost limit")), reasons.NOT_SUBMITTED)
+    rejected(H.history(H.call(), H.text_only(COST_LIMIT_EXIT)), reasons.NOT_SUBMITTED, 2)
+    rejected(H.history(H.text_only(COST_LIMIT_EXIT)), reasons.NOT_SUBMITTED)
     rejected(H.history(), reasons.NOT_SUBMITTED)
 
 
@@ -867,7 +864,7 @@ def test_render_system_whole_row(H: Any) -> None:
 
 
 def test_render_system_package_copies_match_the_contract() -> None:
-    shared = Path(__file__).resolve().parents[3] / "shared" / "spec"
+    shared = SHARED_DIR / "spec"
     if not shared.is_dir():
         pytest.skip("../shared/spec is not present")
     for name in ("system-prompt.txt", "tools.json", "reasoning-templates.txt"):

@@ -33,9 +33,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from sera_rectify import download, sources
+from sera_testkit.constants import DATASETS_SEED
 
-REPO = Path(__file__).resolve().parents[2]
-SEED = REPO / "seeds" / "sera_datasets.csv"
 DATASET = "Sera-4.6-Lite-T2"
 REPO_ID = f"allenai/{DATASET}"
 COMMIT = hashlib.sha1(b"fake Sera-4.6-Lite-T2 commit").hexdigest()
@@ -186,7 +185,7 @@ def all_commands_exist() -> bool:
 
 
 def test_hub_repos_equal_the_seed() -> None:
-    with open(SEED, newline="", encoding="utf-8") as handle:
+    with open(DATASETS_SEED, newline="", encoding="utf-8") as handle:
         seed = [(row["dataset"], row["hub_repo_id"]) for row in sorted(csv.DictReader(handle), key=lambda r: int(r["dataset_order"]))]
     assert list(download.HUB_REPOS.items()) == seed
 

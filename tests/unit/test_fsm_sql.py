@@ -13,11 +13,11 @@ from pathlib import Path
 import duckdb
 import jinja2
 import pytest
-import yaml
 
 from sera_rectify.convert import Converted, convert_trajectory
+from sera_rectify.spec import tool_names
+from sera_testkit.constants import REPO, SERA_ROWS_DATASET
 
-REPO = Path(__file__).resolve().parents[2]
 TEST_SQLS = [REPO / "tests" / "data" / name for name in ("assert_role_sequence_is_valid.sql", "assert_tool_calls_are_valid.sql")]
 
 GOOD = [
@@ -66,14 +66,15 @@ BROKEN = {
 
 
 def render_test_sql(path: Path) -> str:
-    """A dbt test as dbt would compile it: ref() to the table, var('tool_names') from dbt_project.yml."""
-    tool_names = yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"]["tool_names"]
-    template = jinja2.Environment().from_string(path.read_text())
-    return template.render(ref=lambda name: name, var=lambda name: {"tool_names": tool_names}[name])
+    """A dbt test as dbt would compile it: ref() to the table of that name."""
+    return jinja2.Environment().from_string(path.read_text()).render(ref=lambda name: name)
 
 
 def failing_rows(messages: list[str | None]) -> dict[int, str]:
     with duckdb.connect() as connection:
+        # stg_spec__tools as the dbt model builds it: the tool names of the packaged tools.json
+        connection.execute("create table stg_spec__tools (tool_name varchar)")
+        connection.executemany("insert into stg_spec__tools values (?)", [[name] for name in sorted(tool_names())])
         connection.execute("create table sera_rectified (source_dataset varchar, source_file varchar, source_row bigint, messages varchar)")
         connection.executemany("insert into sera_rectified values ('d', 'f', ?, ?)", list(enumerate(messages)))
         return {row: problem for path in TEST_SQLS for _, _, row, problem in connection.execute(render_test_sql(path)).fetchall()}
@@ -92,6 +93,6 @@ def test_each_broken_trajectory_is_flagged(case: str) -> None:
 
 
 def test_the_converter_output_on_real_rows_passes(sera_rows: list[dict]) -> None:
-    converted = [convert_trajectory(row["messages"], dataset="Sera-4.6-Lite-T2", instance_id=row["instance_id"], rollout_patch=row["rollout_patch"]) for row in sera_rows]
+    converted = [convert_trajectory(row["messages"], dataset=SERA_ROWS_DATASET, instance_id=row["instance_id"], rollout_patch=row["rollout_patch"]) for row in sera_rows]
     assert all(isinstance(c, Converted) for c in converted)
     assert failing_rows([c.messages for c in converted]) == {}

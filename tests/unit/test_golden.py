@@ -4,7 +4,7 @@ tests/golden/<instance_id>.messages.json holds the converted `messages` of each 
 pretty JSON list (indent=1), so a change in rendering shows up as a readable diff; tests/golden/rejects.json
 holds {reason, detail} for each rejecting fixture. The inputs go through the path of
 `python -m sera_rectify convert FILE` (scripts/update_golden.py: sources.traj_record for the .traj files,
-then pipeline.convert_record), with dataset "Sera-4.6-Lite-T2" for the SERA rows and "swe-agent" (the
+then rows.output_row), with dataset "Sera-4.6-Lite-T2" for the SERA rows and "swe-agent" (the
 folder name) for the trajectories: the dataset feeds the fill-in template hash (§4).
 
 A deliberate rendering change: `.venv/bin/python scripts/update_golden.py`, then read the diff against the
@@ -41,17 +41,13 @@ import difflib
 import hashlib
 import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from sera_rectify import reasons
+from sera_testkit.constants import PACKAGE_SPEC_DIR, REPO, SERA_ROWS_FILE, SERA_SYSTEM, SWE_AGENT_DIR, TESTS_DIR
 
-REPO = Path(__file__).resolve().parents[2]
-GOLDEN_DIR = REPO / "tests" / "golden"
-SPEC_DIR = REPO / "python" / "sera_rectify" / "spec"
-SWE_AGENT_DIR = REPO / "tests" / "fixtures" / "swe-agent"
-SERA_ROWS = REPO / "tests" / "fixtures" / "sera" / "sera-4.6-lite-t2_sample_raw.json"
+GOLDEN_DIR = TESTS_DIR / "golden"
 PANDAS_53652 = "swe-smith__pandas-dev__pandas.95280573.pr_53652"
 PANDAS_53856 = "swe-smith__pandas-dev__pandas.95280573.pr_53856"
 PYDANTIC_8316 = "swe-smith__pydantic__pydantic.acb0f10f.pr_8316"
@@ -97,7 +93,7 @@ def diff_message(expected: str, actual: str, name: str) -> str:
 
 def template(instance_id: str, position: int, dataset: str = "swe-agent") -> str:
     """The fill-in text the spec prescribes (§4), computed here from the spec file."""
-    lines = (SPEC_DIR / "reasoning-templates.txt").read_bytes().decode("utf-8").splitlines()
+    lines = (PACKAGE_SPEC_DIR / "reasoning-templates.txt").read_bytes().decode("utf-8").splitlines()
     return lines[int(hashlib.sha256(f"{dataset}\n{instance_id}\n{position}".encode()).hexdigest(), 16) % 12]
 
 
@@ -145,9 +141,9 @@ def test_update_script_check_mode_agrees(update_golden, capsys: pytest.CaptureFi
 
 def test_system_message_is_the_filled_template_in_every_golden() -> None:
     # §5: plain replacement of {tools_json} and {source_system}; no trailing newline added
-    template_text = (SPEC_DIR / "system-prompt.txt").read_bytes().decode("utf-8")
-    tools = json.dumps(json.loads((SPEC_DIR / "tools.json").read_bytes().decode("utf-8")), ensure_ascii=False)
-    source_system = "You are a helpful assistant that can interact with a computer to solve tasks."
+    template_text = (PACKAGE_SPEC_DIR / "system-prompt.txt").read_bytes().decode("utf-8")
+    tools = json.dumps(json.loads((PACKAGE_SPEC_DIR / "tools.json").read_bytes().decode("utf-8")), ensure_ascii=False)
+    source_system = SERA_SYSTEM
     expected = template_text.replace("{tools_json}", tools).replace("{source_system}", source_system)
     for name in CONVERTING:
         messages = golden_list(name)
@@ -157,7 +153,7 @@ def test_system_message_is_the_filled_template_in_every_golden() -> None:
 
 
 def test_tinydb_commentary_kept_and_submit_cycle_kept() -> None:
-    rows = json.loads(SERA_ROWS.read_bytes())
+    rows = json.loads(SERA_ROWS_FILE.read_bytes())
     source = json.loads(rows[0]["messages"])
     messages = golden_list("tinydb_10309")
     assert len(messages) == 52
@@ -178,7 +174,7 @@ def test_tinydb_commentary_kept_and_submit_cycle_kept() -> None:
 
 
 def test_ptyprocess_trailing_submits_trimmed() -> None:
-    rows = json.loads(SERA_ROWS.read_bytes())
+    rows = json.loads(SERA_ROWS_FILE.read_bytes())
     source = json.loads(rows[1]["messages"])
     names = [m["tool_calls"][0]["function"]["name"] for m in source if m["role"] == "assistant"]
     assert names[-2:] == ["submit", "submit"] and names[-3] != "submit"  # a trailing run of two

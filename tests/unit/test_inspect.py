@@ -1,4 +1,4 @@
-"""`python -m sera_rectify convert FILE` (sera_rectify.inspect) on every real fixture and on broken input.
+"""`python -m sera_rectify convert FILE` (sera_rectify.convert_file) on every real fixture and on broken input.
 
 The command must show what `dbt build` would make of the file: the same converted `messages` (byte for
 byte with --json), or the same reject; a file it cannot read at all is a one-line error and exit 2.
@@ -19,15 +19,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sera_rectify import inspect as inspect_command
-from sera_rectify import reasons
+from sera_rectify import convert_file, reasons
 from sera_rectify.__main__ import COMMANDS, main
-from sera_rectify.pipeline import convert_record
+from sera_rectify.rows import output_row
 from sera_rectify.sources import SourceFile, traj_record
+from sera_testkit.constants import SERA_ROWS_FILE as SERA_ROWS
+from sera_testkit.constants import SWE_AGENT_DIR as SWE_AGENT
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SERA_ROWS = FIXTURES / "sera" / "sera-4.6-lite-t2_sample_raw.json"
-SWE_AGENT = FIXTURES / "swe-agent"
 PANDAS_53652 = SWE_AGENT / "swe-smith__pandas-dev__pandas.95280573.pr_53652.traj"
 PYDANTIC_8316 = SWE_AGENT / "swe-smith__pydantic__pydantic.acb0f10f.pr_8316.traj"
 SHORTENED = re.compile(r"… \(\d+ more chars\)")
@@ -100,7 +98,7 @@ def pipeline_row(path: Path, dataset: str) -> dict:
     record = traj_record(
         path.read_bytes(), SourceFile(dataset, f"{dataset}/{path.name}", str(path), "traj_yaml" if path.suffix == ".yaml" else "traj")
     )
-    return convert_record(record, dataset, "T1")
+    return output_row(record, dataset, "T1")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,7 +173,7 @@ def test_tinydb_header_and_blocks(cli, rows: list[dict]) -> None:
 def test_json_is_exactly_the_pipeline_messages_for_rows(cli, rows: list[dict], row_index: int) -> None:
     code, out, _ = cli(SERA_ROWS, "--row", row_index, "--json")
     assert code == 0
-    assert out == convert_record(rows[row_index], "Sera-4.6-Lite-T2", "T2")["messages"] + "\n"
+    assert out == output_row(rows[row_index], "Sera-4.6-Lite-T2", "T2")["messages"] + "\n"
 
 
 @pytest.mark.parametrize("path", [PANDAS_53652, PYDANTIC_8316])
@@ -203,7 +201,7 @@ def test_dataset_option_t1_has_no_recall(cli) -> None:
 def test_full_prints_every_message_whole(cli, rows: list[dict]) -> None:
     _, short, _ = cli(SERA_ROWS, "--row", 1)
     _, full, _ = cli(SERA_ROWS, "--row", 1, "--full")
-    expected = json.loads(convert_record(rows[1], "Sera-4.6-Lite-T2", "T2")["messages"])
+    expected = json.loads(output_row(rows[1], "Sera-4.6-Lite-T2", "T2")["messages"])
     assert [(role, content) for _, role, content in blocks_of(full)] == [(m["role"], m["content"]) for m in expected]
     assert not SHORTENED.search(full)  # no shortening marker at all
     user = expected[1]["content"]
@@ -216,9 +214,9 @@ def test_full_prints_every_message_whole(cli, rows: list[dict]) -> None:
 
 
 def test_shorten() -> None:
-    assert inspect_command.shorten("abc", 3) == "abc"
-    assert inspect_command.shorten("abcdef", 3) == "abc… (3 more chars)"
-    assert inspect_command.shorten("", 0) == ""
+    assert convert_file.shorten("abc", 3) == "abc"
+    assert convert_file.shorten("abcdef", 3) == "abc… (3 more chars)"
+    assert convert_file.shorten("", 0) == ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,7 +257,7 @@ def test_compressed_jsonl(cli, tmp_path: Path, rows: list[dict]) -> None:
     path = tmp_path / "rows.jsonl.gz"
     path.write_bytes(gzip.compress(json.dumps(rows[1]).encode() + b"\n"))
     _, out, _ = cli(path, "--json")
-    assert out == convert_record(rows[1], "Sera-4.6-Lite-T2", "T2")["messages"] + "\n"
+    assert out == output_row(rows[1], "Sera-4.6-Lite-T2", "T2")["messages"] + "\n"
 
 
 def test_json_file_with_one_row_object(cli, tmp_path: Path, rows: list[dict]) -> None:
@@ -285,7 +283,7 @@ def test_parquet_row(cli, tmp_path: Path, rows: list[dict]) -> None:
     path.parent.mkdir()
     pq.write_table(pa.Table.from_pylist(rows), path)
     _, out, _ = cli(path, "--row", 2, "--json")
-    assert out == convert_record(rows[2], "Sera-4.6-Lite-T2", "T2")["messages"] + "\n"
+    assert out == output_row(rows[2], "Sera-4.6-Lite-T2", "T2")["messages"] + "\n"
 
 
 def test_default_dataset_is_the_sera_folder_the_file_is_in(cli, tmp_path: Path, rows: list[dict]) -> None:

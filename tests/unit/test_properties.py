@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,10 +32,11 @@ from hypothesis import strategies as st
 from hypothesis.errors import UnsatisfiedAssumption
 
 from sera_rectify.convert import Converted, Reject, convert_trajectory
-from sera_rectify.pipeline import convert_record
 from sera_rectify.reasons import REJECT_REASONS
-from sera_rectify.sft import convert_messages, sft_messages_of
+from sera_rectify.rows import output_row
+from sera_rectify.sft import sft_messages_of, sft_messages_of_json
 from sera_rectify.sources import LineReject, SourceFile, parse_line, traj_record
+from sera_testkit.constants import EMPTY_OUTPUT, OBSERVATION, PACKAGE_SPEC_DIR, SERA_SYSTEM
 
 settings.register_profile(
     "ci",
@@ -51,15 +51,12 @@ settings.register_profile("deep", settings.get_profile("ci"), derandomize=False,
 settings.load_profile(os.environ.get("SERA_HYPOTHESIS_PROFILE", "ci"))
 EXAMPLES = settings.default.max_examples
 
-SPEC_DIR = Path(__file__).resolve().parents[2] / "python" / "sera_rectify" / "spec"
-TOOLS = json.loads((SPEC_DIR / "tools.json").read_bytes().decode("utf-8"))
+TOOLS = json.loads((PACKAGE_SPEC_DIR / "tools.json").read_bytes().decode("utf-8"))
 TOOL_NAMES = {tool["function"]["name"] for tool in TOOLS}
-TEMPLATES = (SPEC_DIR / "reasoning-templates.txt").read_bytes().decode("utf-8").splitlines()
-SYSTEM_HEAD, _, SYSTEM_REST = (SPEC_DIR / "system-prompt.txt").read_bytes().decode("utf-8").partition("{tools_json}")
+TEMPLATES = (PACKAGE_SPEC_DIR / "reasoning-templates.txt").read_bytes().decode("utf-8").splitlines()
+SYSTEM_HEAD, _, SYSTEM_REST = (PACKAGE_SPEC_DIR / "system-prompt.txt").read_bytes().decode("utf-8").partition("{tools_json}")
 SYSTEM_MIDDLE, _, SYSTEM_TAIL = SYSTEM_REST.partition("{source_system}")
 TOOLS_JSON = json.dumps(TOOLS, ensure_ascii=False)
-OBSERVATION = "OBSERVATION:\n"
-EMPTY_OUTPUT = "Your last command ran successfully and did not produce any output."
 REVIEW = "Thank you for your work on this issue. Please carefully follow the steps below to help review your changes.\n\n<diff>\n"
 TAGS = {
     "reasoning": ("<think>", "</think>"),
@@ -134,8 +131,8 @@ def check_outcome(result: Any) -> None:
 
 def check_sft_variant(result: Converted) -> None:
     """The SFT-ready messages built from the converter's untagged texts (what the pipeline writes)
-    equal the ones derived from the `messages` text alone (sft.convert_messages)."""
-    assert sft_messages_of(result) == convert_messages(result.messages)
+    equal the ones derived from the `messages` text alone (sft.sft_messages_of_json)."""
+    assert sft_messages_of(result) == sft_messages_of_json(result.messages)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,7 +442,7 @@ def histories(draw: st.DrawFn) -> History:
     if draw(st.booleans()):
         last_submit.output = None  # allowed: only text-only messages follow (§2)
     return History(
-        system=draw(st.one_of(st.just("You are a helpful assistant that can interact with a computer to solve tasks."), texts)),
+        system=draw(st.one_of(st.just(SERA_SYSTEM), texts)),
         system_form=draw(st.sampled_from(["str", "parts", "split_parts"])),
         user=draw(texts),
         user_form=draw(st.sampled_from(["parts", "str", "split_parts"])),
@@ -770,7 +767,7 @@ def test_any_messages_value(value: Any, instance_id: str | None, rollout_patch: 
 @settings(max_examples=max(10, EXAMPLES // 2))
 @given(histories(), st.data())
 def test_pipeline_record_is_converted_xor_rejected(history: History, data: st.DataObject) -> None:
-    """pipeline.convert_record on a whole source row: metadata may hold lone surrogates or non-strings too."""
+    """rows.output_row on a whole source row: metadata may hold lone surrogates or non-strings too."""
     messages = raw_messages(history)
     if data.draw(st.booleans(), label="mutate"):
         messages = mutate(data, messages)
@@ -789,7 +786,7 @@ def test_pipeline_record_is_converted_xor_rejected(history: History, data: st.Da
         "func_name": data.draw(weird, label="func_name"),
         "func_path": data.draw(weird, label="func_path"),
     }
-    row = convert_record(record, history.dataset, data.draw(st.sampled_from(["T1", "T2"]), label="rollout"))
+    row = output_row(record, history.dataset, data.draw(st.sampled_from(["T1", "T2"]), label="rollout"))
     assert ("messages" in row) != ("reject_reason" in row), row.keys()
     for key in ("instance_id", "func_name", "func_path"):
         assert row[key] is None or isinstance(row[key], str), key
@@ -851,7 +848,7 @@ def test_regression_yaml_only_values_in_arguments(value: str) -> None:
     if isinstance(record, LineReject):  # NaN, infinities, sets, binary: not JSON, the file is rejected
         assert record.reason == "line_not_json"
         return
-    row = convert_record(record, "d", "T1")
+    row = output_row(record, "d", "T1")
     if "messages" in row:
         call_text = [m["content"] for m in json.loads(row["messages"]) if m["role"] == "tool_call"][0]
         json.loads(call_text[len("<tool_call>") : -len("</tool_call>")], parse_constant=refuse_constant)  # NaN / Infinity
@@ -860,4 +857,4 @@ def test_regression_yaml_only_values_in_arguments(value: str) -> None:
 def test_regression_yaml_date_as_submission() -> None:
     source = SourceFile("d", "d/x.yaml", "x.yaml", "traj_yaml")
     record = traj_record((YAML_TRAJECTORY.replace("VALUE", "x") + "info: {submission: 2024-01-01}\n").encode(), source)
-    assert "messages" in convert_record(record, "d", "T1")
+    assert "messages" in output_row(record, "d", "T1")

@@ -17,25 +17,22 @@ import pytest
 
 from sera_rectify import reasons
 from sera_rectify.convert import Converted, Reject, convert_trajectory
-from sera_rectify.pipeline import convert_record
+from sera_rectify.rows import output_row
+from sera_testkit.constants import FIXTURES_DIR, OBSERVATION, PACKAGE_SPEC_DIR, SERA_ROWS_DATASET, SERA_ROWS_FILE, SHARED_DIR
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SPEC_DIR = Path(__file__).resolve().parents[2] / "python" / "sera_rectify" / "spec"
-SERA_DATASET = "Sera-4.6-Lite-T2"
-OBSERVATION = "OBSERVATION:\n"
 THINK = re.compile(r"<think>(.*?)</think>(.*)", re.DOTALL)
 
 
 def system_text(source_system: str) -> str:
-    template = (SPEC_DIR / "system-prompt.txt").read_bytes().decode("utf-8")
-    tools = json.loads((SPEC_DIR / "tools.json").read_bytes().decode("utf-8"))
+    template = (PACKAGE_SPEC_DIR / "system-prompt.txt").read_bytes().decode("utf-8")
+    tools = json.loads((PACKAGE_SPEC_DIR / "tools.json").read_bytes().decode("utf-8"))
     head, rest = template.split("{tools_json}")
     middle, tail = rest.split("{source_system}")
     return head + json.dumps(tools, ensure_ascii=False) + middle + source_system + tail
 
 
 def template_text(dataset: str, instance_id: str | None, position: int) -> str:
-    lines = (SPEC_DIR / "reasoning-templates.txt").read_bytes().decode("utf-8").splitlines()
+    lines = (PACKAGE_SPEC_DIR / "reasoning-templates.txt").read_bytes().decode("utf-8").splitlines()
     key = f"{dataset}\n{instance_id or ''}\n{position}".encode()
     return lines[int(hashlib.sha256(key).hexdigest(), 16) % 12]
 
@@ -78,17 +75,17 @@ SERA_EXPECTED = [
 def test_sera_fixture_is_the_published_sample(sera_rows: list[dict]) -> None:
     assert [row["instance_id"] for row in sera_rows] == [expected[0] for expected in SERA_EXPECTED]
     assert all(isinstance(row["messages"], str) for row in sera_rows)
-    shared = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sera" / "sera-4.6-lite-t2_sample_raw.json"
+    shared = SHARED_DIR / "fixtures" / "sera" / SERA_ROWS_FILE.name
     if shared.is_file():
-        assert (FIXTURES / "sera" / "sera-4.6-lite-t2_sample_raw.json").read_bytes() == shared.read_bytes()
-    assert (FIXTURES / "sera" / "ATTRIBUTION.md").is_file()
+        assert SERA_ROWS_FILE.read_bytes() == shared.read_bytes()
+    assert (FIXTURES_DIR / "sera" / "ATTRIBUTION.md").is_file()
 
 
 @pytest.mark.parametrize("row_index", range(3))
 def test_sera_row_converts(sera_rows: list[dict], row_index: int) -> None:
     row = sera_rows[row_index]
     instance_id, n_messages, n_tool_calls, n_trimmed, _ = SERA_EXPECTED[row_index]
-    result = convert_trajectory(row["messages"], dataset=SERA_DATASET, instance_id=row["instance_id"], rollout_patch=row["rollout_patch"])
+    result = convert_trajectory(row["messages"], dataset=SERA_ROWS_DATASET, instance_id=row["instance_id"], rollout_patch=row["rollout_patch"])
     assert isinstance(result, Converted), result
     assert (result.n_messages, result.n_tool_calls, result.n_trimmed_submits) == (n_messages, n_tool_calls, n_trimmed)
     assert (result.n_folded_texts, result.n_filled_reasoning, result.n_replaced_chars) == (0, 0, 0)
@@ -122,7 +119,7 @@ def test_sera_row_exact_output(sera_rows: list[dict], row_index: int) -> None:
             {"role": "tool_output", "content": "<tool_response>" + (output[len(OBSERVATION) :] if output.startswith(OBSERVATION) else output) + "</tool_response>"},
         ]
     expected += [{"role": "reasoning", "content": reasoning(source[calls[run_start]])}, {"role": "answer", "content": "<answer>" + row["rollout_patch"] + "</answer>"}]
-    result = convert_trajectory(row["messages"], dataset=SERA_DATASET, instance_id=row["instance_id"], rollout_patch=row["rollout_patch"])
+    result = convert_trajectory(row["messages"], dataset=SERA_ROWS_DATASET, instance_id=row["instance_id"], rollout_patch=row["rollout_patch"])
     assert result.messages == json.dumps(expected, ensure_ascii=False)
 
 
@@ -130,7 +127,7 @@ def test_sera_rows_shapes(sera_rows: list[dict]) -> None:
     # rows 0 and 2: submit, review, clean-up, submit -> the first submit stays a cycle;
     # row 1: submit, submit -> the second is trimmed
     for row, kept_submits in zip(sera_rows, (1, 0, 1), strict=True):
-        result = convert_trajectory(row["messages"], dataset=SERA_DATASET, instance_id=row["instance_id"], rollout_patch=row["rollout_patch"])
+        result = convert_trajectory(row["messages"], dataset=SERA_ROWS_DATASET, instance_id=row["instance_id"], rollout_patch=row["rollout_patch"])
         calls = [m["content"] for m in json.loads(result.messages) if m["role"] == "tool_call"]
         assert calls.count('<tool_call>{"name": "submit", "arguments": {}}</tool_call>') == kept_submits
         assert "Thank you for your work on this issue." in result.messages or kept_submits == 0
@@ -140,7 +137,7 @@ def test_sera_rows_shapes(sera_rows: list[dict]) -> None:
 def test_sera_row_through_pipeline_convert_record(sera_rows: list[dict], row_index: int) -> None:
     row = sera_rows[row_index]
     instance_id, n_messages, n_tool_calls, n_trimmed, recall = SERA_EXPECTED[row_index]
-    record = convert_record(row, SERA_DATASET, "T2")
+    record = output_row(row, SERA_ROWS_DATASET, "T2")
     assert "reject_reason" not in record
     assert record["instance_id"] == instance_id
     assert record["func_name"] == row["func_name"] and record["func_path"] == row["func_path"]
@@ -148,13 +145,13 @@ def test_sera_row_through_pipeline_convert_record(sera_rows: list[dict], row_ind
     assert (record["n_messages"], record["n_tool_calls"], record["n_trimmed_submits"]) == (n_messages, n_tool_calls, n_trimmed)
     assert record["n_chars"] == len(record["messages"])
     # recall is null for every T1 row
-    assert convert_record(row, "Sera-4.6-Lite-T1", "T1")["line_level_recall"] is None
+    assert output_row(row, "Sera-4.6-Lite-T1", "T1")["line_level_recall"] is None
 
 
 def test_sera_row_messages_given_as_list(sera_rows: list[dict]) -> None:
     row = sera_rows[0]
-    as_string = convert_record(row, SERA_DATASET, "T2")
-    as_list = convert_record(dict(row, messages=json.loads(row["messages"])), SERA_DATASET, "T2")
+    as_string = output_row(row, SERA_ROWS_DATASET, "T2")
+    as_list = output_row(dict(row, messages=json.loads(row["messages"])), SERA_ROWS_DATASET, "T2")
     assert as_list == as_string
 
 

@@ -16,23 +16,19 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from pathlib import Path
 
-import duckdb
 import jinja2
 import jinja2.ext
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from sera_rectify import convert, sft
 from sera_rectify.convert import Converted, convert_trajectory
-from sera_rectify.export import EXPORT_COLUMNS, export_query, sql_literal, write_export
+from sera_testkit.constants import FIXTURES_DIR
+from sera_testkit.constants import SERA_ROWS_DATASET as DATASET
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "chat_templates" / "qwen3_tool_template.jinja"
-DATASET = "Sera-4.6-Lite-T2"
+TEMPLATE = FIXTURES_DIR / "chat_templates" / "qwen3_tool_template.jinja"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,7 +53,7 @@ def row0(real_converted: list[Converted]) -> Converted:
 
 @pytest.fixture(scope="module")
 def row0_openai(row0: Converted) -> list[dict]:
-    return json.loads(sft.convert_messages(row0.messages))
+    return json.loads(sft.sft_messages_of_json(row0.messages))
 
 
 def compile_chat_template(source: str) -> jinja2.Template:
@@ -159,7 +155,7 @@ def test_tool_outputs_and_answer_lose_only_their_tags(row0: Converted, row0_open
 
 def test_message_count_matches_the_rectified_row(real_converted: list[Converted]) -> None:
     for row in real_converted:
-        messages = json.loads(sft.convert_messages(row.messages))
+        messages = json.loads(sft.sft_messages_of_json(row.messages))
         # system, user, 2 per tool call, the final assistant
         assert len(messages) == 2 * row.n_tool_calls + 3 == row.n_messages - row.n_tool_calls - 1
 
@@ -169,7 +165,7 @@ def test_the_pipelines_fast_path_equals_the_text_path_on_real_rows(real_converte
     what the rectified `messages` text alone gives (convert_messages); the property tests check it
     on generated histories too."""
     for row in real_converted:
-        assert row.texts and sft.sft_messages_of(row) == sft.convert_messages(row.messages)
+        assert row.texts and sft.sft_messages_of(row) == sft.sft_messages_of_json(row.messages)
 
 
 def test_a_lone_surrogate_takes_the_text_path_and_matches_the_main_export(sera_rows: list[dict]) -> None:
@@ -180,16 +176,11 @@ def test_a_lone_surrogate_takes_the_text_path_and_matches_the_main_export(sera_r
     result = convert_trajectory(raw, dataset=DATASET, instance_id="x", rollout_patch=sera_rows[0]["rollout_patch"])
     assert isinstance(result, Converted) and result.n_replaced_chars == 1
     assert "before \ufffd after" in sft.sft_messages_of(result)
-    assert sft.sft_messages_of(result) == sft.convert_messages(result.messages)
+    assert sft.sft_messages_of(result) == sft.sft_messages_of_json(result.messages)
 
 
 def test_conversion_is_deterministic(row0: Converted) -> None:
-    assert sft.convert_messages(row0.messages) == sft.convert_messages(row0.messages)
-
-
-def test_tools_column_is_the_converters_tool_schemas() -> None:
-    assert sft.tools_json() == convert.tools_json()
-    assert [tool["function"]["name"] for tool in json.loads(sft.tools_json())] == ["bash", "str_replace_editor", "submit"]
+    assert sft.sft_messages_of_json(row0.messages) == sft.sft_messages_of_json(row0.messages)
 
 
 @pytest.mark.parametrize(
@@ -259,7 +250,7 @@ def test_tools_column_is_the_converters_tool_schemas() -> None:
 )
 def test_a_row_outside_the_strict_format_is_refused(messages: list[dict], error: str) -> None:
     with pytest.raises(sft.NotRectified, match=re.escape(error)):
-        sft.convert_messages(json.dumps(messages))
+        sft.sft_messages_of_json(json.dumps(messages))
 
 
 def test_the_smallest_row() -> None:
@@ -269,7 +260,7 @@ def test_the_smallest_row() -> None:
         {"role": "reasoning", "content": "<think>r</think>"},
         {"role": "answer", "content": "<answer>diff</answer>"},
     ]
-    assert json.loads(sft.convert_messages(json.dumps(messages))) == [
+    assert json.loads(sft.sft_messages_of_json(json.dumps(messages))) == [
         {"role": "system", "content": "s"},
         {"role": "user", "content": "u"},
         {"role": "assistant", "reasoning_content": "r", "content": "diff"},
@@ -281,9 +272,9 @@ def test_the_smallest_row() -> None:
 
 
 def test_rows_render_through_a_tool_chat_template(chat_template: jinja2.Template, real_converted: list[Converted]) -> None:
-    tools = json.loads(sft.tools_json())  # what a user passes as apply_chat_template(..., tools=json.loads(row["tools"]))
+    tools = json.loads(convert.tools_json())  # what a user passes as apply_chat_template(..., tools=json.loads(row["tools"]))
     for row in real_converted:
-        messages = json.loads(sft.convert_messages(row.messages))
+        messages = json.loads(sft.sft_messages_of_json(row.messages))
         text = render(chat_template, messages, tools)
         assert text.startswith("<|im_start|>system\n" + messages[0]["content"] + "\n\n# Tools\n")
         for tool in tools:
@@ -309,64 +300,17 @@ def test_the_template_refuses_a_tool_message_with_the_wrong_id(chat_template: ji
     broken = json.loads(json.dumps(row0_openai))
     broken[3]["tool_call_id"] = "call_99"
     with pytest.raises(TemplateError, match="call_99"):
-        render(chat_template, broken, json.loads(sft.tools_json()))
+        render(chat_template, broken, json.loads(convert.tools_json()))
 
 
 def test_the_template_refuses_a_call_without_its_tool_message(chat_template: jinja2.Template, row0_openai: list[dict]) -> None:
     broken = row0_openai[:3] + row0_openai[4:]
     with pytest.raises(TemplateError, match="has no tool message"):
-        render(chat_template, broken, json.loads(sft.tools_json()))
+        render(chat_template, broken, json.loads(convert.tools_json()))
 
 
 # ---------------------------------------------------------------------------------------------
 # the file
-
-
-def export_batch(rows: list[Converted], recall: float | None = 0.5) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pydict(
-        {
-            "messages": [row.messages for row in rows],
-            "instance_id": [f"id_{i}" for i in range(len(rows))],
-            "teacher": ["GLM-4.6"] * len(rows),
-            "scale": ["lite"] * len(rows),
-            "rollout": ["T2"] * len(rows),
-            "func_name": [None] * len(rows),
-            "func_path": ["a.py"] * len(rows),
-            "line_level_recall": [recall] * len(rows),
-        }
-    )
-
-
-def test_sft_export_follows_the_main_export(tmp_path: Path, real_converted: list[Converted]) -> None:
-    """export.write_export with SFT_COLUMNS, as sera_rectified_sft_export calls it: the main export's
-    rows, order and filters; zstd; all fields nullable; atomic."""
-    table = pa.Table.from_batches([export_batch(real_converted, recall=None)]).append_column("dataset_order", pa.array([1, 1, 1]))
-    table = table.append_column("sft_messages", pa.array([sft.convert_messages(row.messages) for row in real_converted]))
-    target = tmp_path / "out" / "x_sft.parquet"
-    stale = target.with_name(target.name + ".tmp-123")
-    target.parent.mkdir()
-    stale.write_bytes(b"half")
-    relation = f"(select * exclude (messages), sft_messages as messages, {sql_literal(sft.tools_json())} as tools from rows) as sft_rows"
-    with duckdb.connect() as connection:
-        connection.register("rows", table)
-        manifest = write_export(connection, relation, str(target), {}, sft.SFT_COLUMNS)
-        filtered = write_export(connection, relation, str(tmp_path / "t1.parquet"), {"rollout": "T1"}, sft.SFT_COLUMNS)
-        main_order = [row[0] for row in connection.sql(export_query("rows", {})).fetchall()]
-    assert manifest == {"export_path": str(target), "n_rows": 3, "n_bytes": target.stat().st_size, "filters": None}
-    assert not stale.exists() and sorted(p.name for p in target.parent.iterdir()) == ["x_sft.parquet"]
-    written = pq.ParquetFile(target)
-    assert written.schema_arrow.names == ["messages", "tools", *[c for c in EXPORT_COLUMNS if c != "messages"]]
-    assert all(field.nullable for field in written.schema_arrow)
-    codecs = {
-        written.metadata.row_group(g).column(c).compression
-        for g in range(written.metadata.num_row_groups)
-        for c in range(written.metadata.num_columns)
-    }
-    assert codecs == {"ZSTD"}
-    rows = written.read()
-    assert rows.column("messages").to_pylist() == [sft.convert_messages(text) for text in main_order]  # the main export's order
-    assert set(rows.column("tools").to_pylist()) == {sft.tools_json()}
-    assert filtered["n_rows"] == 0 and filtered["filters"] == "rollout = 'T1'"
 
 
 def test_default_sft_path_sits_beside_the_export() -> None:

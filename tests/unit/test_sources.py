@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 import os
@@ -11,16 +10,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import yaml
 import zstandard
 
 from sera_rectify import reasons
-from sera_rectify.pipeline import convert_to_parts, read_parts, source_file_manifest
+from sera_rectify.parts import build_parts, read_parts
 from sera_rectify.sources import COLUMNS, SourceError, count_rows, list_source_files, parse_line
-from sera_rectify.spec import tool_names
+from sera_testkit.constants import PACKAGE_SPEC_DIR, SHARED_DIR
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED_SPEC = REPO.parent / "shared" / "spec"
+SHARED_SPEC = SHARED_DIR / "spec"
 
 
 def a_row(instance_id: str = "repo_1", **overrides: object) -> dict:
@@ -38,7 +35,7 @@ def write_jsonl(path: Path, rows: list[dict | str | bytes]) -> Path:
 
 
 def file_rows(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
-    """The rows the conversion model hands to convert_to_parts: stg_sera__source_files + its dataset."""
+    """The rows the conversion model hands to build_parts: stg_sera__source_files + its dataset."""
     return [
         {
             "source_dataset": f.dataset,
@@ -56,7 +53,7 @@ def file_rows(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
 
 def convert_folder(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
     parts = sources / "converted"
-    convert_to_parts(file_rows(sources, dataset, rollout), str(parts), workers=1)
+    build_parts(file_rows(sources, dataset, rollout), str(parts), workers=1)
     return read_parts(str(parts)).to_pylist()
 
 
@@ -83,11 +80,6 @@ def test_dataset_folder_without_data_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "Sera-4.5A-Full-T1" / "notes.txt").write_text("x")
     with pytest.raises(SourceError, match="holds no data file"):
         list_source_files(str(tmp_path / "Sera-4.5A-Full-T1"), "Sera-4.5A-Full-T1")
-
-
-def test_unknown_dataset_in_var_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="Sera-9"):
-        source_file_manifest([], ["Sera-9"], published=["Sera-4.6-Lite-T2"])
 
 
 def test_count_rows_skips_blank_lines_in_plain_gzip_and_zstd(tmp_path: Path) -> None:
@@ -171,25 +163,22 @@ def test_packaged_spec_files_equal_the_contract() -> None:
     if not SHARED_SPEC.exists():
         pytest.skip("../shared/spec is not beside the repo")
     for name in ("tools.json", "system-prompt.txt", "reasoning-templates.txt"):
-        assert (REPO / "python" / "sera_rectify" / "spec" / name).read_bytes() == (SHARED_SPEC / name).read_bytes(), name
+        assert (PACKAGE_SPEC_DIR / name).read_bytes() == (SHARED_SPEC / name).read_bytes(), name
 
 
-def test_reject_reason_seed_lists_exactly_the_reason_codes() -> None:
-    with open(REPO / "seeds" / "reject_reasons.csv", newline="") as handle:
-        assert [row["reason"] for row in csv.DictReader(handle)] == list(reasons.REJECT_REASONS)
-
-
-def test_tool_names_var_matches_tools_json() -> None:
-    project = yaml.safe_load((REPO / "dbt_project.yml").read_text())
-    assert set(project["vars"]["tool_names"]) == tool_names()
+def test_every_reason_constant_has_a_meaning() -> None:
+    """reasons.py is the one list: each code constant is in MEANINGS (served to SQL by stg_spec__reject_reasons)."""
+    constants = {value for name, value in vars(reasons).items() if name.isupper() and isinstance(value, str)}
+    assert constants == set(reasons.MEANINGS) == set(reasons.REJECT_REASONS)
+    assert all(checked_in and meaning for checked_in, meaning in reasons.MEANINGS.values())
 
 
 def test_worker_processes_give_the_same_rows_in_the_same_order(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "D" / "f.jsonl", [a_row(f"r{i}") for i in range(600)] + [b"[1]"])
     write_jsonl(tmp_path / "D" / "g.jsonl", [a_row("g0")])
     files = file_rows(tmp_path, "D", "T2")
-    convert_to_parts(files, str(tmp_path / "single"), workers=1)
-    convert_to_parts(files, str(tmp_path / "parallel"), workers=2)
+    build_parts(files, str(tmp_path / "single"), workers=1)
+    build_parts(files, str(tmp_path / "parallel"), workers=2)
     single, parallel = read_parts(str(tmp_path / "single")), read_parts(str(tmp_path / "parallel"))
     assert parallel.equals(single)
     assert single.num_rows == 602
@@ -199,7 +188,7 @@ def test_parts_follow_source_order_one_file_per_part_and_a_part_for_an_empty_fil
     write_jsonl(tmp_path / "D" / "a.jsonl", [a_row(f"a{i}") for i in range(300)])  # 256 + 44 rows: two parts
     (tmp_path / "D" / "b.jsonl").write_bytes(b"\n\n")  # blank lines only: no row, one empty part
     write_jsonl(tmp_path / "D" / "c.jsonl", [a_row("c0")])
-    manifest = convert_to_parts(file_rows(tmp_path, "D"), str(tmp_path / "parts"), workers=2).to_pylist()
+    manifest = build_parts(file_rows(tmp_path, "D"), str(tmp_path / "parts"), workers=2).to_pylist()
     assert [(m["part_number"], m["source_file"], m["first_source_row"], m["n_rows"]) for m in manifest] == [
         (0, "D/a.jsonl", 0, 256),
         (1, "D/a.jsonl", 256, 44),
@@ -218,11 +207,11 @@ def test_parts_follow_source_order_one_file_per_part_and_a_part_for_an_empty_fil
 def test_a_failed_conversion_keeps_the_previous_parts(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "D" / "a.jsonl", [a_row("old")])
     parts = tmp_path / "parts"
-    convert_to_parts(file_rows(tmp_path, "D"), str(parts), workers=1)
+    build_parts(file_rows(tmp_path, "D"), str(parts), workers=1)
     before = {path.name: path.read_bytes() for path in parts.iterdir()}
     write_jsonl(tmp_path / "D" / "a.jsonl", [{"messages": "[]"}])  # every other column missing: the file fails
     with pytest.raises(SourceError, match="a.jsonl"):
-        convert_to_parts(file_rows(tmp_path, "D"), str(parts), workers=1)
+        build_parts(file_rows(tmp_path, "D"), str(parts), workers=1)
     assert {path.name: path.read_bytes() for path in parts.iterdir()} == before
     assert sorted(path.name for path in tmp_path.iterdir()) == ["D", "parts"]  # no temporary folder left
 
@@ -233,10 +222,10 @@ def test_converted_dir_holding_other_files_is_refused_untouched(tmp_path: Path) 
     precious.parent.mkdir()
     precious.write_text("keep me")
     with pytest.raises(SourceError, match=r"holds other things than conversion parts \(notes\.txt\).*set the converted_dir var"):
-        convert_to_parts(file_rows(tmp_path, "D"), str(precious.parent), workers=1)
+        build_parts(file_rows(tmp_path, "D"), str(precious.parent), workers=1)
     assert precious.read_text() == "keep me"
     with pytest.raises(SourceError, match="is a file, not a folder"):
-        convert_to_parts(file_rows(tmp_path, "D"), str(precious), workers=1)
+        build_parts(file_rows(tmp_path, "D"), str(precious), workers=1)
 
 
 def test_byte_range_chunks_read_the_same_rows_as_the_line_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -244,8 +233,8 @@ def test_byte_range_chunks_read_the_same_rows_as_the_line_reader(tmp_path: Path,
     through the main process (iter_lines). The same bytes give the same rows either way: blank and
     whitespace-only lines skipped, CRLF, a bad line, chunks cut inside runs of blank lines, a row larger
     than a chunk, and a last line without a newline."""
-    monkeypatch.setattr("sera_rectify.pipeline.CHUNK_MAX_ROWS", 3)
-    monkeypatch.setattr("sera_rectify.pipeline.CHUNK_MAX_BYTES", 2000)
+    monkeypatch.setattr("sera_rectify.chunks.CHUNK_MAX_ROWS", 3)
+    monkeypatch.setattr("sera_rectify.chunks.CHUNK_MAX_BYTES", 2000)
     lines = [json.dumps(a_row(f"r{i}")).encode() for i in range(10)]
     big = json.dumps(a_row("big", func_path="x" * 5000)).encode()
     data = b"\n".join([lines[0], b"", b"  \t", lines[1] + b"\r", lines[2], b"[1, 2]", big, b"\r", *lines[3:9], b"", b"", lines[9]])
@@ -255,7 +244,7 @@ def test_byte_range_chunks_read_the_same_rows_as_the_line_reader(tmp_path: Path,
     (tmp_path / "gz" / "D" / "f.jsonl.gz").write_bytes(gzip.compress(data))
     manifests, tables = [], []
     for kind in ("plain", "gz"):
-        manifests.append(convert_to_parts(file_rows(tmp_path / kind, "D"), str(tmp_path / f"parts_{kind}"), workers=2).to_pylist())
+        manifests.append(build_parts(file_rows(tmp_path / kind, "D"), str(tmp_path / f"parts_{kind}"), workers=2).to_pylist())
         tables.append(read_parts(str(tmp_path / f"parts_{kind}")).drop_columns(["source_file"]))
     assert tables[0].equals(tables[1])
     rows = tables[0].to_pylist()
@@ -267,7 +256,7 @@ def test_byte_range_chunks_read_the_same_rows_as_the_line_reader(tmp_path: Path,
 
 
 def test_a_file_that_changes_between_planning_and_reading_is_an_error(tmp_path: Path) -> None:
-    from sera_rectify.pipeline import Chunk, Dataset, chunk_records
+    from sera_rectify.chunks import Chunk, Dataset, chunk_records
 
     path = write_jsonl(tmp_path / "D" / "f.jsonl", [a_row("a"), a_row("b")])
     source = list_source_files(str(tmp_path / "D"), "D")[0]

@@ -16,11 +16,10 @@ from types import ModuleType
 
 import pytest
 
-from sera_rectify import synthetic
-from sera_rectify.synthetic import CASES, COLUMNS, DATASETS, iter_rows, make_row, sample_case
+from sera_testkit import synthetic
+from sera_testkit.constants import REPO, SAMPLE_DIR, SERA_ROWS_FILE
+from sera_testkit.synthetic import CASES, COLUMNS, DATASETS, iter_rows, make_row, sample_case
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE_DIR = REPO / "data" / "sample"
 SEED = 20260125
 SAMPLE_ROWS = 25
 CALL_ID = re.compile(r"call_[0-9a-f]{24}")
@@ -274,6 +273,6 @@ def test_sample_files_hold_iter_rows_and_the_real_rows_unchanged(sample: dict[st
     for dataset, rows in sample.items():
         lines = (SAMPLE_DIR / script.sample_file(dataset)).read_text(encoding="utf-8").splitlines()
         assert [json.loads(line) for line in lines] == rows
-    real = json.loads((REPO / "tests" / "fixtures" / "sera" / "sera-4.6-lite-t2_sample_raw.json").read_text("utf-8"))
+    real = json.loads(SERA_ROWS_FILE.read_text("utf-8"))
     lines = (SAMPLE_DIR / script.REAL_FILE).read_text(encoding="utf-8").splitlines()
     assert [list(json.loads(line).items()) for line in lines] == [list(row.items()) for row in real]

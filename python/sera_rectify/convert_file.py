@@ -6,7 +6,7 @@ rows (`--row N`), or a `.json` file holding one row object or a JSON list of the
 object with a `history` key and no `messages` key is read as a trajectory.
 
 The row goes through exactly what `dbt build` runs: `sources.traj_record` / `sources.parse_line`, then
-`pipeline.convert_record`. Nothing here re-implements a rule; this module only reads and formats.
+`rows.output_row`. Nothing here re-implements a rule; this module only reads and formats.
 
 A reject is an answer (exit 0). A file that cannot be read or parsed at all is an error on stderr (exit 2).
 """
@@ -24,7 +24,7 @@ from typing import Any
 
 from . import jsontext
 from .datasets import DATASET_NAMES, SERA_DATASETS
-from .pipeline import convert_record
+from .rows import output_row
 from .sources import (
     SERA_KIND,
     TRAJ_KIND,
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     except RecursionError:  # the JSON / YAML parsers recurse per nesting level
         print(f"error: {args.file}: nested too deeply to parse. Check that it is a trajectory or a file of rows.", file=sys.stderr)
         return EXIT_BAD_INPUT
-    result = convert_loaded(loaded)
+    result = output_row_of(loaded)
     text = format_json(result) if args.json else format_report(loaded, result, full=args.full)
     try:
         sys.stdout.write(text)
@@ -248,11 +248,11 @@ def pick_row(value: Any, index: int, path: Path) -> dict:
 # Converting and formatting (pure)
 
 
-def convert_loaded(loaded: Loaded) -> dict[str, Any]:
+def output_row_of(loaded: Loaded) -> dict[str, Any]:
     """The pipeline's output row for it: converted, or with reject_reason and reject_detail."""
     if isinstance(loaded.record, LineReject):
         return {"instance_id": None, "reject_reason": loaded.record.reason, "reject_detail": loaded.record.detail}
-    return convert_record(loaded.record, loaded.dataset, rollout_of(loaded.dataset))
+    return output_row(loaded.record, loaded.dataset, rollout_of(loaded.dataset))
 
 
 def format_json(result: dict[str, Any]) -> str:

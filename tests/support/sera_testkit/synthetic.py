@@ -18,8 +18,8 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from .datasets import DATASET_NAMES
-from .sources import COLUMNS as COLUMNS  # the published row layout every synthetic row follows
+from sera_rectify.datasets import DATASET_NAMES
+from sera_rectify.sources import COLUMNS as COLUMNS  # the published row layout every synthetic row follows
 
 DATASETS = DATASET_NAMES
 SIZES = ("sample", "realistic")

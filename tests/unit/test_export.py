@@ -1,0 +1,76 @@
+"""export.write_export: what the export models do with the rows their view selects (spec/output.md).
+
+The rows, columns and filters are SQL (models/exports/*_filtered.sql, tested end to end in
+tests/integration/test_export_vars.py); here the write itself: zstd, the query's columns and order,
+the temporary file and rename, the manifest, and the refusal of an empty export.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sera_rectify.export import EmptyExport, write_export
+
+ROWS = pa.table(
+    {
+        "messages": ['[{"role": "system", "content": "a"}]', '[{"role": "system", "content": "b"}]', None],
+        "teacher": ["GLM-4.6", "GLM-4.6", "GLM-4.5-Air"],
+        "line_level_recall": [0.5, None, 1.0],
+    }
+)
+QUERY = "select messages, teacher, line_level_recall from rows"
+
+
+def write(target: Path, query: str = QUERY, **options) -> dict:
+    with duckdb.connect() as connection:
+        connection.register("rows", ROWS)
+        return write_export(connection, query, str(target), **options)
+
+
+def test_writes_the_rows_of_the_query_in_order_with_zstd(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "folder" / "x.parquet"
+    manifest = write(target, filters="teacher = 'GLM-4.6'")
+    assert manifest == {"export_path": str(target), "n_rows": 3, "n_bytes": target.stat().st_size, "filters": "teacher = 'GLM-4.6'"}
+    written = pq.ParquetFile(target)
+    assert written.read().to_pylist() == ROWS.to_pylist()
+    metadata = written.metadata
+    assert {metadata.row_group(g).column(c).compression for g in range(metadata.num_row_groups) for c in range(metadata.num_columns)} == {
+        "ZSTD"
+    }
+
+
+def test_leaves_no_temporary_file_and_removes_stale_ones(tmp_path: Path) -> None:
+    target = tmp_path / "x.parquet"
+    stale = tmp_path / "x.parquet.tmp-123"
+    stale.write_bytes(b"half a file from a killed build")
+    write(target)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["x.parquet"]
+
+
+def test_an_empty_export_is_refused_and_keeps_the_previous_file(tmp_path: Path) -> None:
+    target = tmp_path / "x.parquet"
+    write(target)
+    before = target.read_bytes()
+    with pytest.raises(EmptyExport, match=r"no converted row has teacher = 'GLM-5'.*left as it was.*allow_empty_export: true"):
+        write(target, QUERY + " where teacher = 'GLM-5'", filters="teacher = 'GLM-5'")
+    assert target.read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["x.parquet"]
+
+
+def test_an_empty_export_without_filters_says_nothing_was_converted(tmp_path: Path) -> None:
+    target = tmp_path / "x.parquet"
+    with pytest.raises(EmptyExport, match=r"converted no row.*nothing was written"):
+        write(target, QUERY + " where false")
+    assert not target.exists()
+
+
+def test_an_empty_export_is_written_when_allowed(tmp_path: Path) -> None:
+    target = tmp_path / "x.parquet"
+    manifest = write(target, QUERY + " where false", allow_empty=True)
+    assert manifest["n_rows"] == 0
+    assert pq.read_table(target).column_names == ["messages", "teacher", "line_level_recall"]
