@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 DBT := DBT_PROFILES_DIR=$(CURDIR) $(BIN)/dbt
 SHARED ?= ../shared
+# the test/benchmark support package (tests/support/sera_testkit: the synthetic row generator), not installed
+TESTKIT := PYTHONPATH=$(CURDIR)/tests/support$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .PHONY: run test venv sample real subset-lite-t2 subset-verified bench bench-profile query docs clean
 
@@ -24,13 +26,14 @@ run: venv
 ## every test: pytest (unit + integration) then dbt build on the sample (runs the dbt data tests)
 test: venv
 	$(BIN)/ruff check python models tests scripts bench
+	$(BIN)/sqlfluff lint models tests/data --processes 2
 	$(BIN)/python -m pytest
 	$(DBT) build
 	@if [ -f $(SHARED)/tools/check_output.py ]; then $(BIN)/python $(SHARED)/tools/check_output.py output/sera_rectified.parquet; fi
 
 ## regenerate the synthetic part of data/sample/ (deterministic: same bytes every time)
 sample: venv
-	$(BIN)/python scripts/generate_sample.py --dest data/sample
+	$(TESTKIT) $(BIN)/python scripts/generate_sample.py --dest data/sample
 
 ## build on the real sources downloaded with `python -m sera_rectify download --dest data/sources`
 real: venv
@@ -46,11 +49,11 @@ subset-verified: venv
 ## benchmark: copy floor vs naive converter vs the whole dbt build at N and 2N (N = 2 GB): table + bench/results/latest.json
 BENCH_BYTES ?= 2e9
 bench: venv
-	$(BIN)/python bench/run.py --bytes $(BENCH_BYTES) --out bench/results/latest.json
+	$(TESTKIT) $(BIN)/python bench/run.py --bytes $(BENCH_BYTES) --out bench/results/latest.json
 
 ## where the conversion's time goes: cProfile of a small slice
 bench-profile: venv
-	$(BIN)/python bench/run.py --profile --out bench/results/profile.json
+	$(TESTKIT) $(BIN)/python bench/run.py --profile --out bench/results/profile.json
 
 ## ad-hoc SQL, read-only: `make query` lists queries/, `make query Q=rows_by_teacher_rollout [DB=file.duckdb] [ARGS='--set instance_id=...']`
 query: venv

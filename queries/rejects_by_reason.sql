@@ -30,7 +30,7 @@ select
     by_reason.first_example,
     by_reason.first_detail
 from by_reason
-left join reject_reasons as reasons
+left join stg_spec__reject_reasons as reasons
     on by_reason.reason = reasons.reason
 left join source_reconciliation as reconciliation
     on by_reason.source_dataset = reconciliation.source_dataset

@@ -1,32 +1,30 @@
 """One row: the SFT-ready Parquet (OpenAI chat format) written beside the main export.
 
-The rows of sera_rectified_sft (the main export's rows in OpenAI format) with the tool schemas as
-a `tools` column, through the same filters, order and atomic write as sera_rectified_export
-(export.write_export). Refers to sera_rectified too, so it runs only after that model's data tests
-pass, like the main export; and to sera_rectified_export, so the two exports run one after the
-other: side by side they were no faster and held twice the memory (the build's peak).
+The rows are the view sera_rectified_sft_filtered's (the main export's rows, filters and order),
+written by the same code as the main export. It refs sera_rectified, so it runs only after that
+model's data tests pass, and sera_rectified_export, so the two exports run one after the other
+(side by side they were the build's memory peak, docs/benchmark.md).
 """
 
 import pyarrow as pa
 
-from sera_rectify.export import MANIFEST_SCHEMA, sql_literal, write_export
-from sera_rectify.sft import SFT_COLUMNS, default_sft_path, tools_json
+from sera_rectify.export import MANIFEST_SCHEMA, write_export
+from sera_rectify.sft import default_sft_path
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("sera_rectified")
     dbt.ref("sera_rectified_export")
-    rows = dbt.ref("sera_rectified_sft")
-    # each key spelled out: dbt hands a Python model only the config keys it finds in
-    # dbt.config.get("...") calls (a shared helper taking dbt.config.get loses the filters)
-    filters = {
-        "teacher": dbt.config.get("teacher"),
-        "scale": dbt.config.get("scale"),
-        "rollout": dbt.config.get("rollout"),
-        "min_recall": dbt.config.get("min_recall"),
-    }
-    path = dbt.config.get("sft_export_path") or default_sft_path(dbt.config.get("export_path"))
-    relation = f"(select *, {sql_literal(tools_json())} as tools from ({rows.sql_query()})) as sera_rectified_sft"
-    manifest = write_export(session, relation, path, filters, SFT_COLUMNS)
+    rows = dbt.ref("sera_rectified_sft_filtered")
+    # a ref of its own line: dbt finds a Python model's dependencies in plain dbt.ref("...") calls
+    export_filters = dbt.ref("export_filters")
+    filters = export_filters.to_arrow_table().column("filters")[0].as_py()
+    # each config key read in a statement of its own: dbt hands a Python model only the keys it
+    # finds in plain dbt.config.get("...") calls, not in ones nested in other expressions
+    export_path = dbt.config.get("export_path")
+    sft_export_path = dbt.config.get("sft_export_path")
+    allow_empty = dbt.config.get("allow_empty_export")
+    path = sft_export_path or default_sft_path(export_path)
+    manifest = write_export(session, rows.sql_query(), path, filters=filters, allow_empty=allow_empty)
     return pa.Table.from_pylist([manifest], schema=MANIFEST_SCHEMA)

@@ -8,7 +8,7 @@ conversion succeeds); int_trajectories_converted is the view that reads them.
 
 from dbt.adapters.events.logging import AdapterLogger
 
-from sera_rectify.pipeline import convert_to_parts, default_parts_dir
+from sera_rectify.parts import build_parts, default_parts_dir
 
 
 def model(dbt, session):
@@ -20,4 +20,4 @@ def model(dbt, session):
     )
     database_path = session.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()[0][0]
     parts_dir = dbt.config.get("converted_dir") or default_parts_dir(database_path)
-    return convert_to_parts(files.to_arrow_table().to_pylist(), parts_dir, report=AdapterLogger("sera_rectify").info)
+    return build_parts(files.to_arrow_table().to_pylist(), parts_dir, report=AdapterLogger("sera_rectify").info)

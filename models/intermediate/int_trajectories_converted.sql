@@ -4,10 +4,11 @@
 
 {{ config(materialized='view') }}
 
-{%- set parts = load_relation(ref('int_conversion_parts')) if execute else none %}
-{%- if parts is not none %}
+{#- the folder of the parts, as the conversion wrote it (an absolute path); only known once it ran -#}
+{%- set parts_dir = '' %}
+{%- if execute %}
     {%- set parts_dir = run_query(
-        "select any_value(regexp_replace(part_path, '/[^/]*$', '')) from " ~ parts
+        "select any_value(regexp_replace(part_path, '/[^/]*$', '')) from " ~ ref('int_conversion_parts')
     ).columns[0].values()[0] %}
 {%- endif %}
 

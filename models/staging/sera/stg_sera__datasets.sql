@@ -1,5 +1,9 @@
 -- one row per dataset to build: the SERA datasets selected by the `datasets` var (from the
--- sera_datasets seed, under sources_dir) and any SWE-agent trajectory folders of the `traj_dirs` var
+-- sera_datasets seed, under sources_dir) and any SWE-agent trajectory folders of the `traj_dirs` var.
+-- Every model depends on this one: the vars are checked here (macros/selection_vars.sql), before any
+-- file is read.
+
+{{ check_vars() }}
 
 with
 
@@ -23,10 +27,10 @@ sera_datasets as (
         'sera' as source_kind
     from source
     where dataset in (
-        {%- for dataset in var('datasets') %}
+        {%- for dataset in selected_dataset_names() %}
         '{{ dataset }}'{{ ',' if not loop.last }}
         {%- else %}
-        null
+            null
         {%- endfor %}
     )
 
@@ -48,7 +52,8 @@ traj_datasets as (
         'traj' as source_kind
     {{ 'union all' if not loop.last }}
     {%- else %}
-    select * from sera_datasets where false
+        select * from sera_datasets
+        where false
     {%- endfor %}
 
 ),

@@ -4,12 +4,10 @@ Listing and counting are Python because the layout contract (spec/sources.md) fo
 skips dot-folders and sorts by path, which DuckDB's glob does not.
 """
 
-from sera_rectify.pipeline import source_file_manifest
+from sera_rectify.sources import source_file_manifest
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     datasets = dbt.ref("stg_sera__datasets").order("dataset_order").to_arrow_table().to_pylist()
-    requested = [name for name in dbt.config.get("datasets").split(",") if name]
-    published = dbt.ref("sera_datasets").order("dataset_order").to_arrow_table().column("dataset").to_pylist()
-    return source_file_manifest(datasets, requested, published)
+    return source_file_manifest(datasets)
