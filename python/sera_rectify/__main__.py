@@ -13,6 +13,7 @@ COMMANDS = {
     "convert": ("sera_rectify.convert_file", "convert one raw row, JSON Lines file or SWE-agent .traj and print the result"),
     "download": ("sera_rectify.download", "download the SERA source datasets from the Hugging Face Hub"),
     "card": ("sera_rectify.card", "write the Hugging Face dataset card (README.md) next to an export"),
+    "upload": ("sera_rectify.upload", "publish an export folder (the files its dataset card names) to the Hugging Face Hub"),
 }
 
 
