@@ -88,6 +88,24 @@
         {%- if var('allow_empty_export') is not boolean -%}
             {{ fail_var('allow_empty_export', var('allow_empty_export'), 'true or false') }}
         {%- endif -%}
+
+        {%- for name in ['tokenizer', 'chat_template'] -%}
+            {%- if var(name) is not none and (var(name) is not string or not var(name)) -%}
+                {{ fail_var(name, var(name), 'a local folder or file path' ~ (', or a Hub model id' if name == 'tokenizer' else '')) }}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if var('chat_template') is not none and var('tokenizer') is none -%}
+            {{ fail_var('chat_template', var('chat_template'), 'a template for the tokenizer var, which is not set: set tokenizer too') }}
+        {%- endif -%}
+        {%- set max_tokens = var('max_tokens') -%}
+        {%- if max_tokens is not none -%}
+            {%- if max_tokens is boolean or max_tokens is not integer or max_tokens <= 0 -%}
+                {{ fail_var('max_tokens', max_tokens, 'a whole number of tokens above 0, e.g. 32768') }}
+            {%- elif var('tokenizer') is none -%}
+                {{ fail_var('max_tokens', max_tokens,
+                    'a budget for a tokenizer, and the tokenizer var is not set: set tokenizer (a local folder or a Hub model id)') }}
+            {%- endif -%}
+        {%- endif -%}
     {%- endif -%}
 {% endmacro %}
 
@@ -98,8 +116,8 @@
 
 
 {% macro export_conditions() %}
-    {#- The WHERE conditions both exports apply (vars teacher, scale, rollout, min_recall), as a list of
-        SQL texts; empty when no filter var is set. A later filter is one more `if` here. -#}
+    {#- The WHERE conditions both exports apply (vars teacher, scale, rollout, min_recall, max_tokens),
+        as a list of SQL texts; empty when no filter var is set. A later filter is one more `if` here. -#}
     {{ check_vars() }}
     {%- set conditions = [] -%}
     {%- for column in ['teacher', 'scale', 'rollout'] -%}
@@ -114,6 +132,9 @@
     {%- endfor -%}
     {%- if var('min_recall') is not none -%}
         {%- do conditions.append('line_level_recall >= ' ~ var('min_recall') | float) -%}
+    {%- endif -%}
+    {%- if var('max_tokens') is not none -%}
+        {%- do conditions.append('n_tokens <= ' ~ var('max_tokens')) -%}
     {%- endif -%}
     {{ return(conditions) }}
 {% endmacro %}

@@ -1,7 +1,6 @@
--- one row: the filters both exports apply, as the SQL condition they are written with (null: none).
--- The conditions come from the vars teacher, scale, rollout, min_recall (macros/selection_vars.sql).
-
--- depends_on: {{ ref('stg_sera__datasets') }} (the filters are checked against the selected datasets)
+-- one row: the filters both exports apply, as the SQL condition they are written with (null: none),
+-- and the filter vars themselves (macros/selection_vars.sql checks them against the selected datasets)
+-- depends_on: {{ ref('stg_sera__datasets') }}
 
 {%- set conditions = export_conditions() %}
 
@@ -10,7 +9,8 @@ with
 filters as (
 
     select
-        {{ sql_string(conditions | join(' and ')) if conditions else 'cast(null as varchar)' }} as filters
+        {{ sql_string(conditions | join(' and ')) if conditions else 'cast(null as varchar)' }} as filters,
+        cast({{ var('max_tokens') or 'null' }} as integer) as max_tokens
 
 )
 

@@ -9,7 +9,7 @@ model's data tests pass, and sera_rectified_export, so the two exports run one a
 import pyarrow as pa
 
 from sera_rectify.export import MANIFEST_SCHEMA, write_export
-from sera_rectify.sft import default_sft_path
+from sera_rectify.sft import SFT_FEATURES, default_sft_path
 
 
 def model(dbt, session):
@@ -26,5 +26,5 @@ def model(dbt, session):
     sft_export_path = dbt.config.get("sft_export_path")
     allow_empty = dbt.config.get("allow_empty_export")
     path = sft_export_path or default_sft_path(export_path)
-    manifest = write_export(session, rows.sql_query(), path, filters=filters, allow_empty=allow_empty)
+    manifest = write_export(session, rows.sql_query(), path, filters=filters, allow_empty=allow_empty, hf_features=SFT_FEATURES)
     return pa.Table.from_pylist([manifest], schema=MANIFEST_SCHEMA)

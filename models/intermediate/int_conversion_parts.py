@@ -9,6 +9,7 @@ conversion succeeds); int_trajectories_converted is the view that reads them.
 from dbt.adapters.events.logging import AdapterLogger
 
 from sera_rectify.parts import build_parts, default_parts_dir
+from sera_rectify.tokens import TokenizerSpec, TokenSettings
 
 
 def model(dbt, session):
@@ -20,4 +21,11 @@ def model(dbt, session):
     )
     database_path = session.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()[0][0]
     parts_dir = dbt.config.get("converted_dir") or default_parts_dir(database_path)
-    return build_parts(files.to_arrow_table().to_pylist(), parts_dir, report=AdapterLogger("sera_rectify").info)
+    tokenizers = dbt.ref("stg_training__tokenizer")  # its own line: dbt finds refs in plain dbt.ref() calls
+    tokenizer = tokenizers.to_arrow_table().to_pylist()[0]
+    tokens = (
+        TokenSettings.prepare(TokenizerSpec(tokenizer["tokenizer"], tokenizer["chat_template"]), tokenizer["token_cache_dir"])
+        if tokenizer["tokenizer"]
+        else None
+    )
+    return build_parts(files.to_arrow_table().to_pylist(), parts_dir, report=AdapterLogger("sera_rectify").info, tokens=tokens)

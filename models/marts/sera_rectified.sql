@@ -30,7 +30,8 @@ accepted as (
         n_folded_texts,
         n_filled_reasoning,
         n_replaced_chars,
-        n_chars
+        n_chars,
+        n_tokens
     from converted
     where reject_reason is null
 

@@ -23,7 +23,8 @@ accepted as (
         source_dataset,
         source_file,
         source_row,
-        dataset_order
+        dataset_order,
+        n_tokens
     from converted
     where reject_reason is null
 

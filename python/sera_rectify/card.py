@@ -36,8 +36,17 @@ from .spec import reasoning_templates, tool_schemas
 CARD_NAME = "README.md"
 TEMPLATE = "dataset_card.md.jinja"  # in templates/ (package data)
 TITLE = "SERA — Consolidated & Rectified"
-# the marts the numbers come from; the dbt model passes each as a subquery of its ref()
-RELATIONS = ("dataset_summary", "source_reconciliation", "reject_summary")
+# the models the numbers come from; the dbt model passes each as a subquery of its ref()
+RELATIONS = (
+    "dataset_summary",
+    "source_reconciliation",
+    "reject_summary",
+    "token_summary",
+    "token_histogram",
+    "stg_training__tokenizer",
+    "export_filters",
+)
+HISTOGRAM_NAME = "token_histogram.png"  # beside the card
 # dataset_summary's columns, as the card reads them
 SUMMARY_COLUMNS = (
     "teacher",
@@ -78,8 +87,10 @@ COLUMN_DOCS = {
     "line_level_recall": ("float64", "Soft verification score (T2 only, null for T1)"),
 }
 SFT_COLUMN_DOCS = COLUMN_DOCS | {
-    "messages": ("string", "The trajectory as OpenAI chat messages (JSON list; see above)"),
-    "tools": ("string", "The tool schemas (JSON list, OpenAI `tools` format), for `apply_chat_template(..., tools=...)`"),
+    "messages": ("json", "The trajectory as OpenAI chat messages: `load_dataset` gives a list of dicts (see above)"),
+    "tools": ("json", "The tool schemas (OpenAI `tools` format), for `apply_chat_template(..., tools=...)`"),
+    "source_dataset": ("string", "The source dataset of the row"),
+    "n_tokens": ("int32", "Tokens of the row: `apply_chat_template(messages, tools=tools, tokenize=True)` (null without a tokenizer)"),
 }
 TOOL_DOCS = {
     "str_replace_editor": "file viewer/editor (view, create, str_replace, insert, undo_edit)",
@@ -157,6 +168,16 @@ def card_numbers(
         order by n_rows desc, reason
         """,
     )
+    tokenizer = _records(connection, f"select description, fingerprint from {r['stg_training__tokenizer']}")[0]
+    tokens = None
+    if tokenizer["description"]:
+        tokens = {
+            "tokenizer": tokenizer["description"],
+            "fingerprint": tokenizer["fingerprint"],
+            "max_tokens": _records(connection, f"select max_tokens from {r['export_filters']}")[0]["max_tokens"],
+            "per_dataset": _records(connection, f"select * from {r['token_summary']} order by is_total, source_dataset"),
+            "histogram": _records(connection, f"select bin_start, bin_end, n_rows from {r['token_histogram']} order by bin"),
+        }
     plain = lambda rows: [{key: _plain(value) for key, value in row.items()} for row in rows]  # noqa: E731
     summary = plain(summary)
     totals = [row for row in summary if row["is_total"]]
@@ -170,6 +191,7 @@ def card_numbers(
         "distribution": [row for row in summary if not row["is_total"]],
         "total": totals[0] if totals else {"n_rows": 0},
         "rejects": plain(rejects),
+        "tokens": tokens,
     }
 
 
@@ -273,6 +295,8 @@ def card_context(numbers: dict[str, Any]) -> dict[str, Any]:
         "sft_columns": [(name, *SFT_COLUMN_DOCS[name]) for name in SFT_COLUMNS],
         "tools": [(name, TOOL_DOCS.get(name, "see the schema in the system message")) for name in tool_names],
         "n_reasoning_templates": len(reasoning_templates()),
+        "tokens": numbers.get("tokens"),
+        "histogram_file": HISTOGRAM_NAME,
     }
 
 
@@ -323,7 +347,30 @@ def write_build_card(
         sft_path=sft_path,
         sft_rows=sft_rows,
     )
+    if numbers["tokens"] and numbers["tokens"]["histogram"]:
+        write_histogram(numbers["tokens"], path.with_name(HISTOGRAM_NAME))
     return write_card(render_card(numbers), path)
+
+
+def write_histogram(tokens: dict[str, Any], path: Path) -> None:
+    """The picture of n_tokens the card shows: the token_histogram mart's bins, the budget as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    bins = tokens["histogram"]
+    figure, axes = pyplot.subplots(figsize=(8, 3.5), dpi=100)
+    axes.bar([b["bin_start"] for b in bins], [b["n_rows"] for b in bins], width=[b["bin_end"] - b["bin_start"] for b in bins], align="edge")
+    if tokens["max_tokens"]:
+        axes.axvline(tokens["max_tokens"], color="tab:red", linestyle="--", label=f"max_tokens = {tokens['max_tokens']:,}")
+        axes.legend()
+    axes.set_xlabel(f"tokens per row ({tokens['tokenizer']})")
+    axes.set_ylabel("rows")
+    figure.tight_layout()
+    with atomic_file(path) as temporary:
+        figure.savefig(temporary, format="png", metadata={"Software": None})
+    pyplot.close(figure)
 
 
 def parquet_rows(path: str | Path) -> int:

@@ -54,8 +54,9 @@ class Converted:
     """A converted trajectory: the `messages` JSON string and the per-row statistics.
 
     `texts` holds each output message's content before its tags are added (a ToolCall for a
-    tool_call), in message order; sft.py builds the SFT-ready variant from them instead of parsing
-    `messages` again. It may still hold lone surrogates, which `messages` has replaced (§5).
+    tool_call), in message order, with the source's own system text first (not the rendered system
+    message); sft.py builds the SFT-ready variant from them instead of parsing `messages` again. It
+    may still hold lone surrogates, which `messages` has replaced (§5).
     """
 
     messages: str
@@ -372,6 +373,15 @@ def render_system(source_system: str) -> str:
     return system_prompt_template().replace("{tools_json}", tools_json()).replace("{source_system}", source_system)
 
 
+def source_system_of(system: str) -> str | None:
+    """The source's own system text inside a rendered system message (render_system read backwards), or
+    None when `system` is not one. The SFT rows carry it alone: their template adds tools and protocol."""
+    before, _, after = system_prompt_template().replace("{tools_json}", tools_json()).partition("{source_system}")
+    if len(system) < len(before) + len(after) or not system.startswith(before) or not system.endswith(after):
+        return None
+    return system[len(before) : len(system) - len(after)]
+
+
 def render_reasoning(reasoning: str) -> str:
     return THINK_OPEN + reasoning + THINK_CLOSE
 
@@ -448,7 +458,7 @@ def _convert(raw_messages: Any, dataset: str, instance_id: str | None, rollout_p
 
     system = render_system(texts[0])
     out = [{"role": "system", "content": system}, {"role": "user", "content": texts[1]}]
-    untagged: list[str | ToolCall] = [system, texts[1]]
+    untagged: list[str | ToolCall] = [texts[0], texts[1]]
     n_filled = 0
 
     def add_reasoning(pieces: list[str]) -> None:

@@ -9,6 +9,7 @@ empty file is intended.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -42,20 +43,25 @@ def write_export(
     *,
     filters: str | None = None,
     allow_empty: bool = False,
+    hf_features: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Copy the rows of `query` (a SELECT, in the export's column order) to export_path through a
     temporary file; return a manifest row (MANIFEST_SCHEMA). `filters` is the SQL the rows were
-    selected with, for the manifest and the error message.
+    selected with, for the manifest and the error message. `hf_features` are the `datasets` features
+    of the columns, written as the Parquet key-value metadata `huggingface` that load_dataset reads.
 
     There is no ORDER BY: the views are already in source order (the conversion writes its parts in
     that order and DuckDB keeps insertion order through filters and projections), and sorting 25 GB of
     text would spill it all to disk once more.
     """
     target = Path(export_path)
+    metadata = ""
+    if hf_features is not None:
+        metadata = f", kv_metadata {{huggingface: {sql_literal(json.dumps({'info': {'features': hf_features}}))}}}"
     with atomic_file(target) as temporary:
         connection.execute(
             f"copy ({query}) to {sql_literal(str(temporary))} (format parquet, compression zstd, "
-            f"compression_level {ZSTD_LEVEL}, row_group_size_bytes '{ROW_GROUP_SIZE_BYTES}', use_tmp_file false)"
+            f"compression_level {ZSTD_LEVEL}, row_group_size_bytes '{ROW_GROUP_SIZE_BYTES}', use_tmp_file false{metadata})"
         )
         rows = connection.execute(f"select count(*) from read_parquet({sql_literal(str(temporary))})").fetchall()[0][0]
         if rows == 0 and not allow_empty:

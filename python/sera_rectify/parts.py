@@ -23,6 +23,7 @@ from .atomic import replaced_directory
 from .chunks import Chunk, Dataset, chunk_records, read_chunks
 from .rows import CONVERTED_SCHEMA, output_row, parse_record
 from .sources import LineReject, SourceError, SourceFile, check_columns
+from .tokens import ChunkCounter, TokenSettings, known_counts, write_cache
 from .workers import default_workers, ordered_map
 
 PROGRESS_INTERVAL_SECONDS = 15.0
@@ -48,6 +49,7 @@ PARTS_SCHEMA = pa.schema(
         ("n_rejected", pa.int64()),
         ("source_bytes", pa.int64()),
         ("part_bytes", pa.int64()),
+        ("n_token_failures", pa.int64()),
     ]
 )
 
@@ -59,11 +61,13 @@ class PartTask:
     chunk: Chunk
     part_number: int
     part_path: str
+    tokens: TokenSettings | None = None
 
 
 @dataclass(frozen=True)
 class PartWritten:
-    """What a worker sends back for a part: its row counts and the keys of the chunk's objects."""
+    """What a worker sends back for a part: its row counts, the keys of the chunk's objects, and the
+    token counts it added to the cache (with the rows the chat template could not render)."""
 
     n_rows: int
     n_rejected: int
@@ -71,6 +75,9 @@ class PartWritten:
     part_bytes: int
     keys: frozenset[str]
     n_objects: int
+    new_token_counts: dict[bytes, int]
+    n_token_cache_hits: int
+    n_token_failures: int
 
 
 @dataclass
@@ -82,6 +89,9 @@ class Progress:
     rows: int = 0
     rejected: int = 0
     n_bytes: int = 0
+    tokens_counted: int = 0
+    tokens_cached: int = 0
+    tokens_failed: int = 0
     started: float = field(default_factory=time.monotonic)
     last_report: float = field(default_factory=time.monotonic)
 
@@ -89,6 +99,9 @@ class Progress:
         self.rows += part.n_rows
         self.rejected += part.n_rejected
         self.n_bytes += part.source_bytes
+        self.tokens_counted += len(part.new_token_counts)
+        self.tokens_cached += part.n_token_cache_hits
+        self.tokens_failed += part.n_token_failures
         if time.monotonic() - self.last_report >= PROGRESS_INTERVAL_SECONDS:
             self.report(self.summary())
             self.last_report = time.monotonic()
@@ -103,8 +116,15 @@ class Progress:
             f"{rate:,.1f} rows/s, {elapsed:,.0f} s elapsed, ETA {eta:,.0f} s"
         )
 
+    def token_summary(self) -> str:
+        """How the rows got their n_tokens (reported at the end of a build with a tokenizer)."""
+        return (
+            f"n_tokens: {self.tokens_counted:,} rows counted with the tokenizer, {self.tokens_cached:,} from the cache, "
+            f"{self.tokens_failed:,} not rendered by the chat template (n_tokens null)"
+        )
 
-def chunk_batch(chunk: Chunk) -> tuple[pa.RecordBatch, set[str], int]:
+
+def chunk_batch(chunk: Chunk, tokens: ChunkCounter | None = None) -> tuple[pa.RecordBatch, set[str], int]:
     """Convert a chunk into a record batch; also return the keys its object lines had, and their count.
 
     Runs in a worker process: it must stay a module-level function of the installed package.
@@ -119,7 +139,7 @@ def chunk_batch(chunk: Chunk) -> tuple[pa.RecordBatch, set[str], int]:
         else:
             keys.update(parsed)
             n_objects += 1
-            row = output_row(parsed, chunk.dataset.name, chunk.dataset.rollout)
+            row = output_row(parsed, chunk.dataset.name, chunk.dataset.rollout, tokens)
         row.update(
             source_dataset=chunk.dataset.name,
             source_file=chunk.source.source_file,
@@ -139,7 +159,8 @@ def write_part(task: PartTask) -> PartWritten:
     Runs in a worker process: it must stay a module-level function of the installed package. The
     converted text goes straight from the worker to disk instead of back through a pipe.
     """
-    batch, keys, n_objects = chunk_batch(task.chunk)
+    tokens = task.tokens.chunk_counter() if task.tokens else None
+    batch, keys, n_objects = chunk_batch(task.chunk, tokens)
     pq.write_table(
         pa.Table.from_batches([batch], schema=CONVERTED_SCHEMA),
         task.part_path,
@@ -153,35 +174,45 @@ def write_part(task: PartTask) -> PartWritten:
         part_bytes=os.path.getsize(task.part_path),
         keys=frozenset(keys),
         n_objects=n_objects,
+        new_token_counts=tokens.new if tokens else {},
+        n_token_cache_hits=tokens.n_cached if tokens else 0,
+        n_token_failures=tokens.n_failed if tokens else 0,
     )
 
 
-def part_tasks(files: list[tuple[SourceFile, Dataset]], parts_dir: str) -> Iterator[PartTask]:
+def part_tasks(files: list[tuple[SourceFile, Dataset]], parts_dir: str, tokens: TokenSettings | None) -> Iterator[PartTask]:
     """One task per chunk, numbered in source order: part-000000.parquet, part-000001.parquet, ..."""
     number = 0
     for source, dataset in files:
         for chunk in read_chunks(source, dataset):
-            yield PartTask(chunk, number, os.path.join(parts_dir, f"part-{number:06d}.parquet"))
+            yield PartTask(chunk, number, os.path.join(parts_dir, f"part-{number:06d}.parquet"), tokens)
             number += 1
 
 
 def write_parts(
-    files: list[tuple[SourceFile, Dataset]], parts_dir: str, workers: int, progress: Progress | None = None
-) -> list[dict[str, Any]]:
-    """Convert the files in order into numbered parts in parts_dir; return one manifest row per part.
+    files: list[tuple[SourceFile, Dataset]],
+    parts_dir: str,
+    workers: int,
+    progress: Progress | None = None,
+    tokens: TokenSettings | None = None,
+) -> tuple[list[dict[str, Any]], dict[bytes, int]]:
+    """Convert the files in order into numbered parts in parts_dir; return one manifest row per part,
+    and the token counts the workers added to the cache.
 
     Checks each JSON Lines file's columns at its end (a column missing from a whole file fails the
     build). A file without rows still gets an empty part, so the parts list every file.
     """
     manifest = []
+    new_token_counts: dict[bytes, int] = {}
     keys: set[str] = set()
     n_objects = 0
-    for task, written in ordered_map(write_part, part_tasks(files, parts_dir), workers):
+    for task, written in ordered_map(write_part, part_tasks(files, parts_dir, tokens), workers):
         chunk = task.chunk
         if progress:
             progress.add(written)
         keys |= written.keys
         n_objects += written.n_objects
+        new_token_counts |= written.new_token_counts
         if chunk.last_of_file:
             if chunk.source.file_format == "jsonl" and n_objects:
                 check_columns(chunk.source, keys)
@@ -197,19 +228,27 @@ def write_parts(
                 "n_rejected": written.n_rejected,
                 "source_bytes": written.source_bytes,
                 "part_bytes": written.part_bytes,
+                "n_token_failures": written.n_token_failures,
             }
         )
     if progress:
         progress.report("done: " + progress.summary())
-    return manifest
+        if tokens:
+            progress.report(progress.token_summary())
+    return manifest, new_token_counts
 
 
 def build_parts(
-    file_rows: list[dict[str, Any]], parts_dir: str, workers: int | None = None, report: Callable[[str], None] | None = None
+    file_rows: list[dict[str, Any]],
+    parts_dir: str,
+    workers: int | None = None,
+    report: Callable[[str], None] | None = None,
+    tokens: TokenSettings | None = None,
 ) -> pa.Table:
     """Convert the listed files (rows of stg_sera__source_files joined with their dataset, in order)
     into Parquet parts that replace parts_dir as a whole; return the parts manifest (PARTS_SCHEMA).
-    `report` receives a progress line now and then."""
+    `report` receives a progress line now and then. With `tokens`, every converted row gets n_tokens,
+    and the counts made are added to the token cache when the conversion succeeds."""
     files = [
         (
             SourceFile(row["source_dataset"], row["source_file"], row["file_path"], row["file_format"]),
@@ -221,7 +260,9 @@ def build_parts(
     target = Path(parts_dir).resolve()
     check_parts_dir(target)
     with replaced_directory(target) as temporary:
-        manifest = write_parts(files, str(temporary), workers or default_workers(), progress)
+        manifest, new_token_counts = write_parts(files, str(temporary), workers or default_workers(), progress, tokens)
+    if tokens and new_token_counts:
+        write_cache(Path(tokens.cache_file), known_counts(tokens.cache_file, tokens.cache_version) | new_token_counts)
     for row in manifest:
         row["part_path"] = str(target / Path(row["part_path"]).name)
     return pa.Table.from_pylist(manifest, schema=PARTS_SCHEMA)

@@ -11,8 +11,9 @@ import pyarrow as pa
 
 from .convert import Reject, convert_trajectory, replace_lone_surrogates
 from .recall import line_level_recall
-from .sft import sft_messages_of
+from .sft import dump_sft_messages, sft_messages_of
 from .sources import LineReject, SourceFile, parse_line, traj_record
+from .tokens import ChunkCounter
 
 CONVERTED_SCHEMA = pa.schema(
     [
@@ -36,6 +37,7 @@ CONVERTED_SCHEMA = pa.schema(
         ("n_filled_reasoning", pa.int32()),
         ("n_replaced_chars", pa.int32()),
         ("n_chars", pa.int64()),
+        ("n_tokens", pa.int32()),
         ("reject_reason", pa.string()),
         ("reject_detail", pa.string()),
     ]
@@ -57,10 +59,10 @@ def clean_text(value: Any) -> tuple[str | None, int]:
     return replace_lone_surrogates(text)
 
 
-def output_row(record: dict, dataset: str, rollout: str) -> dict[str, Any]:
+def output_row(record: dict, dataset: str, rollout: str, tokens: ChunkCounter | None = None) -> dict[str, Any]:
     """One source row (an object) to one output row: converted (also in the SFT-ready format, built
-    while the row's texts are in memory, so no later pass reads them back), or rejected with reason
-    and detail."""
+    while the row's texts are in memory, so no later pass reads them back, and with its token count
+    when the build has a tokenizer), or rejected with reason and detail."""
     instance_id, n_id = clean_text(record.get("instance_id"))
     func_name, n_name = clean_text(record.get("func_name"))
     func_path, n_path = clean_text(record.get("func_path"))
@@ -70,9 +72,12 @@ def output_row(record: dict, dataset: str, rollout: str) -> dict[str, Any]:
     if isinstance(result, Reject):
         row["reject_reason"], row["reject_detail"] = result.reason, result.detail
         return row
+    sft_messages = sft_messages_of(result)
+    sft_json = dump_sft_messages(sft_messages)
     row.update(
         messages=result.messages,
-        sft_messages=sft_messages_of(result),
+        sft_messages=sft_json,
+        n_tokens=tokens.n_tokens(sft_messages, sft_json) if tokens else None,
         line_level_recall=line_level_recall(rollout_patch, as_text(record.get("target_patch"))) if rollout == "T2" else None,
         n_messages=result.n_messages,
         n_tool_calls=result.n_tool_calls,

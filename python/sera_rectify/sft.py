@@ -6,16 +6,21 @@ LLaMA-Factory) take OpenAI-style messages instead: assistant turns with `reasoni
 and `tool_calls`, tool turns with `tool_call_id`, and the tool schemas beside them. This module maps one
 rectified row onto that shape. It only re-labels what the converter wrote: no text is added or lost.
 
-    system, user                     -> as is
+    system                           -> the source's own system text (the rectified system message
+                                        without the protocol and tool schemas: a tools-aware chat
+                                        template adds its own from the `tools` column)
+    user                             -> as is
     reasoning + tool_call            -> {"role": "assistant", "reasoning_content": R, "content": "",
                                          "tool_calls": [{"id", "type": "function", "function": {...}}]}
     tool_output                      -> {"role": "tool", "tool_call_id": <that id>, "content": text}
     reasoning + answer (the last)    -> {"role": "assistant", "reasoning_content": R, "content": answer}
 
 The pure functions work on one row at a time (`sft_messages_of_json`). The conversion's worker processes
-run it on every converted row while its text is in memory (parts.chunk_batch, column
-`sft_messages`); the mart sera_rectified_sft reads it from there, and the view sera_rectified_sft_filtered adds the
-`tools` column from stg_spec__tools for the SFT export.
+run it on every converted row while its text is in memory (rows.output_row, column `sft_messages`,
+where the row's tokens are counted too); the mart sera_rectified_sft reads it from there, and the view
+sera_rectified_sft_filtered adds the `tools` column from stg_spec__tools for the SFT export. That file
+stores `messages` and `tools` as JSON with the `datasets` features of SFT_FEATURES, so
+`datasets.load_dataset` gives them back as Python lists a trainer's chat template takes as they are.
 """
 
 from __future__ import annotations
@@ -38,8 +43,20 @@ TAGS = {
 }
 
 METADATA_COLUMNS = tuple(name for name in EXPORT_COLUMNS if name != "messages")
-# the SFT export's columns: OpenAI `messages`, the tool schemas, then the main export's metadata
-SFT_COLUMNS = ("messages", "tools") + METADATA_COLUMNS
+# the SFT export's columns: OpenAI `messages`, the tool schemas, the main export's metadata, the
+# dataset and the row's token count (null without a tokenizer)
+SFT_COLUMNS = ("messages", "tools", *METADATA_COLUMNS, "source_dataset", "n_tokens")
+# the `datasets` features of the SFT export (Parquet key-value metadata `huggingface`): `Json` for the
+# two JSON columns, so load_dataset returns each value exactly as written (a nested Arrow type would
+# unify the tool schemas' keys and fill them with nulls)
+SFT_FEATURES = {
+    "messages": {"_type": "Json"},
+    "tools": {"_type": "Json"},
+    **{name: {"dtype": "string", "_type": "Value"} for name in METADATA_COLUMNS if name != "line_level_recall"},
+    "line_level_recall": {"dtype": "float64", "_type": "Value"},
+    "source_dataset": {"dtype": "string", "_type": "Value"},
+    "n_tokens": {"dtype": "int32", "_type": "Value"},
+}
 
 
 class NotRectified(ValueError):
@@ -108,7 +125,10 @@ def untagged_texts(messages: list[Any]) -> list[str | convert.ToolCall]:
     NotRectified on any other sequence."""
     if len(messages) < 4:
         raise NotRectified(f"{len(messages)} messages: a rectified row has at least 4")
-    texts: list[str | convert.ToolCall] = [preamble_text(messages[0], "system", 0), preamble_text(messages[1], "user", 1)]
+    source_system = convert.source_system_of(preamble_text(messages[0], "system", 0))
+    if source_system is None:
+        raise NotRectified("message 0: the system message is not the rendered system prompt (spec/system-prompt.txt)")
+    texts: list[str | convert.ToolCall] = [source_system, preamble_text(messages[1], "user", 1)]
     position = 2
     while True:
         texts.append(inner_text(messages[position], "reasoning", position))
@@ -149,34 +169,34 @@ def to_openai_messages(texts: Sequence[str | convert.ToolCall]) -> list[dict[str
     return out
 
 
-def sft_messages_of_json(messages_json: str) -> str:
-    """One row's `messages` column (rectified JSON) to the SFT `messages` column (OpenAI JSON).
+def dump_sft_messages(messages: list[dict[str, Any]]) -> str:
+    """The SFT `messages` column: orjson (compact separators, UTF-8 as is). The whole-row dump is the
+    costly part, and stdlib json is several times slower (docs/benchmark.md). The tool-call `arguments`
+    strings inside keep json.dumps' own style (convert.tool_call)."""
+    return orjson.dumps(messages).decode("utf-8")
 
-    orjson reads and writes it (compact separators, UTF-8 as is): the whole-row dump is the costly
-    part, and stdlib json runs it at a sixth of orjson's speed. The input holds no lone surrogate
-    (the converter replaced them, conversion.md §5), which is the one thing orjson refuses. The
-    tool-call `arguments` strings inside keep json.dumps' own style (parse_tool_call).
-    """
+
+def sft_messages_of_json(messages_json: str) -> str:
+    """One row's `messages` column (rectified JSON) to the SFT `messages` column (OpenAI JSON)."""
     try:
         messages = orjson.loads(messages_json)
     except orjson.JSONDecodeError as err:
         raise NotRectified(f"messages is not JSON: {err}") from None
     if not isinstance(messages, list):
         raise NotRectified(f"messages is a JSON {type(messages).__name__}, not a list")
-    return orjson.dumps(to_openai_messages(untagged_texts(messages))).decode("utf-8")
+    return dump_sft_messages(to_openai_messages(untagged_texts(messages)))
 
 
-def sft_messages_of(converted: convert.Converted) -> str:
-    """sft_messages_of_json(converted.messages), built from the converter's untagged texts instead of
-    parsing the row again (the conversion's workers call this on every row; docs/benchmark.md).
+def sft_messages_of(converted: convert.Converted) -> list[dict[str, Any]]:
+    """The SFT messages of a converted row, from the converter's untagged texts instead of parsing the
+    row again (the conversion's workers call this on every row).
 
-    A text with a lone surrogate cannot be written by orjson; `messages` has it replaced by U+FFFD
-    (conversion.md §5), so that rare row goes through sft_messages_of_json and matches the main export.
+    A row whose texts held a lone surrogate has it replaced by U+FFFD in `messages` (conversion.md §5),
+    and orjson cannot write one: that rare row is built from `messages`, so both exports agree.
     """
-    try:
-        return orjson.dumps(to_openai_messages(converted.texts)).decode("utf-8")
-    except orjson.JSONEncodeError:
-        return sft_messages_of_json(converted.messages)
+    if converted.n_replaced_chars:
+        return to_openai_messages(untagged_texts(orjson.loads(converted.messages)))
+    return to_openai_messages(converted.texts)
 
 
 # ---------------------------------------------------------------------------------------------

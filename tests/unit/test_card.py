@@ -188,10 +188,43 @@ def small_db() -> duckdb.DuckDBPyConnection:
             ('GLM-4.6', 'lite', 'T1', false, 2, 7, 7.0, 7, 1, 1.0, 1, null)
         ) as t(teacher, scale, rollout, is_total, n_rows, min_messages, avg_messages, max_messages,
                min_tool_calls, avg_tool_calls, max_tool_calls, avg_line_level_recall);
+        create table export_filters as select cast(null as varchar) as filters, cast(null as integer) as max_tokens;
         """
     )
+    create_token_tables(connection, tokenizer=None)
     yield connection
     connection.close()
+
+
+def create_token_tables(connection: duckdb.DuckDBPyConnection, tokenizer: str | None) -> None:
+    """stg_training__tokenizer, token_summary and token_histogram as the dbt models make them: with a
+    tokenizer, two datasets whose counts the budget partly drops; without one, null counts."""
+    counted = tokenizer is not None
+    connection.execute(
+        """
+        create or replace table stg_training__tokenizer as
+        select ?::varchar as tokenizer, null::varchar as chat_template, ?::varchar as fingerprint, ?::varchar as description,
+               'cache'::varchar as token_cache_dir
+        """,
+        [tokenizer, "0123456789abcdef" if counted else None, tokenizer],
+    )
+    connection.execute(
+        """
+        create or replace table token_summary as select * from (values
+            ('Sera-4.6-Lite-T2', false, 3, ?, ?, ?, ?, ?, ?, 2::bigint, 1::bigint),
+            (null, true, 5, ?, ?, ?, ?, ?, ?, 4::bigint, 1::bigint),
+            ('my_runs', false, 2, ?, 0::bigint, ?, ?, ?, ?, 2::bigint, 0::bigint)
+        ) as t(source_dataset, is_total, n_rows, n_counted, n_not_rendered, min_tokens, median_tokens, p90_tokens,
+               max_tokens, n_within_budget, n_over_budget)
+        """,
+        [2, 1, 900, 900, 900, 900] + [4, 1, 100, 300, 900, 900] + [2, 100, 100, 300, 300]
+        if counted
+        else [0, 0, None, None, None, None] + [0, 0, None, None, None, None] + [0, None, None, None, None],
+    )
+    connection.execute(
+        "create or replace table token_histogram as select * from (values (1, 120, 140, 2), (0, 100, 120, 2), (39, 880, 900, 1)) "
+        "as t(bin, bin_start, bin_end, n_rows)" + ("" if counted else " where false")
+    )
 
 
 def test_card_numbers_read_the_tables(small_db: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
@@ -306,6 +339,35 @@ def test_card_of_a_subset_build_with_rejects(small_db: duckdb.DuckDBPyConnection
         "| GLM-4.6 | lite | T2 | 10 | 11.0 | 13 | 2 | 2.3 | 3 | 0.5000 |",
         "| **All** |  |  | 7 | 9.4 | 13 | 1 | 1.8 | 3 | 0.5000 |",
     ]
+
+
+def test_card_of_a_build_with_a_tokenizer_and_a_budget(small_db: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """The token section: the tokenizer, the budget, the distribution and kept / dropped rows per dataset,
+    and the histogram picture written beside the card and shown in it."""
+    create_token_tables(small_db, tokenizer="Qwen/Qwen3-8B")
+    small_db.execute("create or replace table export_filters as select 'n_tokens <= 800' as filters, 800 as max_tokens")
+    manifest = card.write_build_card(
+        small_db, {name: name for name in card.RELATIONS}, export_path=str(tmp_path / "x.parquet"), export_rows=4, filters="n_tokens <= 800"
+    )
+    _, body = split_card(Path(manifest["card_path"]).read_text(encoding="utf-8"))
+    assert "## Tokens" in headings(body)
+    assert "Every row was counted with **Qwen/Qwen3-8B**" in body and "fingerprint `0123456789abcdef`" in body
+    assert "Both files keep only rows of at most **800 tokens**." in body
+    assert markdown_rows(body, "## Tokens")[2:] == [
+        "| `Sera-4.6-Lite-T2` | 3 | 2 | 1 | 900 | 900 | 900 | 900 | 2 | 1 |",
+        "| `my_runs` | 2 | 2 | 0 | 100 | 100 | 300 | 300 | 2 | 0 |",
+        "| **All** | 5 | 4 | 1 | 100 | 300 | 900 | 900 | 4 | 1 |",
+    ]
+    picture = tmp_path / card.HISTOGRAM_NAME
+    assert f"![tokens per row]({card.HISTOGRAM_NAME})" in body
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_card_without_a_tokenizer_has_no_token_section_and_no_picture(small_db: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    manifest = card.write_build_card(small_db, {name: name for name in card.RELATIONS}, export_path=str(tmp_path / "x.parquet"), export_rows=5)
+    _, body = split_card(Path(manifest["card_path"]).read_text(encoding="utf-8"))
+    assert "## Tokens" not in headings(body)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["README.md"]
 
 
 def test_template_is_package_data() -> None:

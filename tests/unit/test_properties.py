@@ -34,7 +34,7 @@ from hypothesis.errors import UnsatisfiedAssumption
 from sera_rectify.convert import Converted, Reject, convert_trajectory
 from sera_rectify.reasons import REJECT_REASONS
 from sera_rectify.rows import output_row
-from sera_rectify.sft import sft_messages_of, sft_messages_of_json
+from sera_rectify.sft import dump_sft_messages, sft_messages_of, sft_messages_of_json
 from sera_rectify.sources import LineReject, SourceFile, parse_line, traj_record
 from sera_testkit.constants import EMPTY_OUTPUT, OBSERVATION, PACKAGE_SPEC_DIR, SERA_SYSTEM
 
@@ -132,7 +132,7 @@ def check_outcome(result: Any) -> None:
 def check_sft_variant(result: Converted) -> None:
     """The SFT-ready messages built from the converter's untagged texts (what the pipeline writes)
     equal the ones derived from the `messages` text alone (sft.sft_messages_of_json)."""
-    assert sft_messages_of(result) == sft_messages_of_json(result.messages)
+    assert dump_sft_messages(sft_messages_of(result)) == sft_messages_of_json(result.messages)
 
 
 # ---------------------------------------------------------------------------------------------

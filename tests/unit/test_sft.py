@@ -1,34 +1,27 @@
 """The SFT-ready variant (sera_rectify.sft): rectified rows to OpenAI chat messages, and the proof that a
-Hugging Face chat template with tools renders them.
+real chat template with tools renders them.
 
 The rows are real: the three published rows of allenai/Sera-4.6-Lite-T2 in tests/fixtures/sera/, converted
-by sera_rectify.convert.convert_trajectory. The chat template is tests/fixtures/chat_templates/
-qwen3_tool_template.jinja, a Qwen3-style (Hermes <tool_call>) template that mirrors the one Qwen/Qwen3-8B
-ships in its tokenizer_config.json (see the file's header). It is rendered the way transformers'
-`apply_chat_template` renders a chat template (transformers/utils/chat_template_utils.py,
-`_compile_jinja_template`): a jinja2 ImmutableSandboxedEnvironment with trim_blocks and lstrip_blocks, the
-loopcontrols extension, a `tojson` filter that is json.dumps (no HTML escaping), and the globals
-`raise_exception` and `strftime_now`. jinja2 comes with dbt-core; transformers is not needed.
+by sera_rectify.convert.convert_trajectory. The chat template is Qwen3's, verbatim
+(tests/fixtures/chat_templates/qwen3_official.jinja, NOTICE-qwen3.md), rendered by transformers'
+`apply_chat_template` on a small real tokenizer made here (sera_testkit.tokenizer).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 
-import jinja2
-import jinja2.ext
 import pytest
-from jinja2.exceptions import TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from sera_rectify import convert, sft
 from sera_rectify.convert import Converted, convert_trajectory
-from sera_testkit.constants import FIXTURES_DIR
 from sera_testkit.constants import SERA_ROWS_DATASET as DATASET
+from sera_testkit.constants import SERA_SYSTEM
+from sera_testkit.tokenizer import make_tokenizer
 
-TEMPLATE = FIXTURES_DIR / "chat_templates" / "qwen3_tool_template.jinja"
+RENDERED_S = convert.render_system("s")  # a rectified system message whose source system text is "s"
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -56,32 +49,12 @@ def row0_openai(row0: Converted) -> list[dict]:
     return json.loads(sft.sft_messages_of_json(row0.messages))
 
 
-def compile_chat_template(source: str) -> jinja2.Template:
-    """A chat template compiled as transformers' apply_chat_template compiles it (module docstring)."""
-
-    def raise_exception(message: str) -> None:
-        raise TemplateError(message)
-
-    def tojson(value, ensure_ascii=False, indent=None, separators=None, sort_keys=False) -> str:
-        return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
-    environment.filters["tojson"] = tojson
-    environment.globals["raise_exception"] = raise_exception
-    environment.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
-    return environment.from_string(source)
-
-
 @pytest.fixture(scope="module")
-def chat_template() -> jinja2.Template:
-    return compile_chat_template(TEMPLATE.read_text(encoding="utf-8"))
+def qwen3_tokenizer(tmp_path_factory: pytest.TempPathFactory):
+    """AutoTokenizer of a small BPE saved with Qwen3's chat template: what a user loads."""
+    from transformers import AutoTokenizer
 
-
-def render(template: jinja2.Template, messages: list[dict], tools: list[dict] | None) -> str:
-    # the variables apply_chat_template passes (plus the tokenizer's special tokens)
-    return template.render(
-        messages=messages, tools=tools, documents=None, add_generation_prompt=False, bos_token="", eos_token="<|im_end|>"
-    )
+    return AutoTokenizer.from_pretrained(str(make_tokenizer(tmp_path_factory.mktemp("qwen3_tokenizer"))))
 
 
 def rectified(messages_json: str) -> list[dict]:
@@ -101,9 +74,12 @@ def test_roles_follow_the_chat_shape(row0_openai: list[dict]) -> None:
     assert body[:-1] == ["assistant", "tool"] * ((len(body) - 1) // 2)
 
 
-def test_system_and_user_are_unchanged(row0: Converted, row0_openai: list[dict]) -> None:
+def test_system_is_the_sources_own_text_and_user_is_unchanged(row0: Converted, row0_openai: list[dict]) -> None:
+    """The SFT system message holds the source's system text only: a tools-aware chat template adds the
+    tool schemas and its own calling protocol from `tools`, so the rectified protocol would be a second one."""
     source = rectified(row0.messages)
-    assert row0_openai[0] == source[0]
+    assert row0_openai[0] == {"role": "system", "content": SERA_SYSTEM}
+    assert source[0]["content"] == convert.render_system(SERA_SYSTEM)
     assert row0_openai[1] == source[1]
 
 
@@ -165,7 +141,7 @@ def test_the_pipelines_fast_path_equals_the_text_path_on_real_rows(real_converte
     what the rectified `messages` text alone gives (convert_messages); the property tests check it
     on generated histories too."""
     for row in real_converted:
-        assert row.texts and sft.sft_messages_of(row) == sft.sft_messages_of_json(row.messages)
+        assert row.texts and sft.dump_sft_messages(sft.sft_messages_of(row)) == sft.sft_messages_of_json(row.messages)
 
 
 def test_a_lone_surrogate_takes_the_text_path_and_matches_the_main_export(sera_rows: list[dict]) -> None:
@@ -175,8 +151,8 @@ def test_a_lone_surrogate_takes_the_text_path_and_matches_the_main_export(sera_r
         part["text"] = "before \ud83d after"
     result = convert_trajectory(raw, dataset=DATASET, instance_id="x", rollout_patch=sera_rows[0]["rollout_patch"])
     assert isinstance(result, Converted) and result.n_replaced_chars == 1
-    assert "before \ufffd after" in sft.sft_messages_of(result)
-    assert sft.sft_messages_of(result) == sft.sft_messages_of_json(result.messages)
+    assert "before \ufffd after" in sft.dump_sft_messages(sft.sft_messages_of(result))
+    assert sft.dump_sft_messages(sft.sft_messages_of(result)) == sft.sft_messages_of_json(result.messages)
 
 
 def test_conversion_is_deterministic(row0: Converted) -> None:
@@ -186,11 +162,11 @@ def test_conversion_is_deterministic(row0: Converted) -> None:
 @pytest.mark.parametrize(
     "messages, error",
     [
-        ([{"role": "system", "content": "s"}, {"role": "user", "content": "u"}], "at least 4"),
+        ([{"role": "system", "content": RENDERED_S}, {"role": "user", "content": "u"}], "at least 4"),
         (
             [
                 {"role": "user", "content": "u"},
-                {"role": "system", "content": "s"},
+                {"role": "system", "content": RENDERED_S},
                 {"role": "reasoning", "content": "<think>r</think>"},
                 {"role": "answer", "content": "<answer></answer>"},
             ],
@@ -198,7 +174,7 @@ def test_conversion_is_deterministic(row0: Converted) -> None:
         ),
         (
             [
-                {"role": "system", "content": "s"},
+                {"role": "system", "content": RENDERED_S},
                 {"role": "user", "content": "u"},
                 {"role": "reasoning", "content": "r"},
                 {"role": "answer", "content": "<answer></answer>"},
@@ -207,7 +183,7 @@ def test_conversion_is_deterministic(row0: Converted) -> None:
         ),
         (
             [
-                {"role": "system", "content": "s"},
+                {"role": "system", "content": RENDERED_S},
                 {"role": "user", "content": "u"},
                 {"role": "reasoning", "content": "<think>r</think>"},
                 {"role": "tool_call", "content": '<tool_call>{"name": "bash", "arguments": {}}</tool_call>'},
@@ -216,7 +192,7 @@ def test_conversion_is_deterministic(row0: Converted) -> None:
         ),
         (
             [
-                {"role": "system", "content": "s"},
+                {"role": "system", "content": RENDERED_S},
                 {"role": "user", "content": "u"},
                 {"role": "reasoning", "content": "<think>r</think>"},
                 {"role": "tool_call", "content": '<tool_call>{"name": "bash"}</tool_call>'},
@@ -228,7 +204,7 @@ def test_conversion_is_deterministic(row0: Converted) -> None:
         ),
         (
             [
-                {"role": "system", "content": "s"},
+                {"role": "system", "content": RENDERED_S},
                 {"role": "user", "content": "u"},
                 {"role": "reasoning", "content": "<think>r</think>"},
                 {"role": "answer", "content": "<answer></answer>"},
@@ -238,7 +214,7 @@ def test_conversion_is_deterministic(row0: Converted) -> None:
         ),
         (
             [
-                {"role": "system", "content": "s"},
+                {"role": "system", "content": RENDERED_S},
                 {"role": "user", "content": "u"},
                 {"role": "reasoning", "content": "<think>r</think>"},
                 {"role": "tool_call", "content": '<tool_call>{"name": "bash", "arguments": {}}</tool_call>'},
@@ -253,9 +229,26 @@ def test_a_row_outside_the_strict_format_is_refused(messages: list[dict], error:
         sft.sft_messages_of_json(json.dumps(messages))
 
 
-def test_the_smallest_row() -> None:
+def test_a_system_message_that_is_not_the_rendered_prompt_is_refused() -> None:
     messages = [
         {"role": "system", "content": "s"},
+        {"role": "user", "content": "u"},
+        {"role": "reasoning", "content": "<think>r</think>"},
+        {"role": "answer", "content": "<answer></answer>"},
+    ]
+    with pytest.raises(sft.NotRectified, match="not the rendered system prompt"):
+        sft.sft_messages_of_json(json.dumps(messages))
+
+
+def test_source_system_of_reads_render_system_backwards() -> None:
+    for text in ["", "s", SERA_SYSTEM, "{tools_json} {source_system}", "a\r\nb ✓"]:
+        assert convert.source_system_of(convert.render_system(text)) == text
+    assert convert.source_system_of("s") is None
+
+
+def test_the_smallest_row() -> None:
+    messages = [
+        {"role": "system", "content": RENDERED_S},
         {"role": "user", "content": "u"},
         {"role": "reasoning", "content": "<think>r</think>"},
         {"role": "answer", "content": "<answer>diff</answer>"},
@@ -271,42 +264,28 @@ def test_the_smallest_row() -> None:
 # the chat-template proof
 
 
-def test_rows_render_through_a_tool_chat_template(chat_template: jinja2.Template, real_converted: list[Converted]) -> None:
-    tools = json.loads(convert.tools_json())  # what a user passes as apply_chat_template(..., tools=json.loads(row["tools"]))
+def test_rows_render_through_qwen3s_chat_template(qwen3_tokenizer, real_converted: list[Converted]) -> None:
+    """Qwen3's own template (through transformers) takes the rows as they are: the source system text
+    then the tools block, every call and output in its tags, the last turn's reasoning and answer."""
+    tools = json.loads(convert.tools_json())  # the `tools` column
     for row in real_converted:
         messages = json.loads(sft.sft_messages_of_json(row.messages))
-        text = render(chat_template, messages, tools)
-        assert text.startswith("<|im_start|>system\n" + messages[0]["content"] + "\n\n# Tools\n")
+        text = qwen3_tokenizer.apply_chat_template(messages, tools=tools, tokenize=False)
+        assert text.startswith("<|im_start|>system\n" + SERA_SYSTEM + "\n\n# Tools\n")
+        assert "## Tool-use protocol" not in text  # one protocol: the template's
         for tool in tools:
             assert json.dumps(tool, ensure_ascii=False) in text
         assert "<|im_start|>user\n" + messages[1]["content"] + "<|im_end|>\n" in text
         for message in messages[2:]:
             if message["role"] == "assistant":
-                assert "<think>\n" + message["reasoning_content"].strip("\n") + "\n</think>\n\n" + message["content"] in text
                 for call in message.get("tool_calls", []):
                     function = call["function"]
-                    assert (
-                        '<tool_call>\n{"name": "' + function["name"] + '", "arguments": ' + function["arguments"] + "}\n</tool_call>"
-                        in text
-                    )
+                    assert '<tool_call>\n{"name": "' + function["name"] + '", "arguments": ' + function["arguments"] + "}\n</tool_call>" in text
             else:
-                assert "<|im_start|>user\n<tool_response>\n" + message["content"] + "\n</tool_response><|im_end|>\n" in text
+                assert "<tool_response>\n" + message["content"] + "\n</tool_response>" in text
         assert text.count('<tool_call>\n{"name": "') == row.n_tool_calls  # (the system block's example has no quote)
-        assert text.count("<tool_response>\n") == row.n_tool_calls
-        assert text.endswith(messages[-1]["content"] + "<|im_end|>\n")
-
-
-def test_the_template_refuses_a_tool_message_with_the_wrong_id(chat_template: jinja2.Template, row0_openai: list[dict]) -> None:
-    broken = json.loads(json.dumps(row0_openai))
-    broken[3]["tool_call_id"] = "call_99"
-    with pytest.raises(TemplateError, match="call_99"):
-        render(chat_template, broken, json.loads(convert.tools_json()))
-
-
-def test_the_template_refuses_a_call_without_its_tool_message(chat_template: jinja2.Template, row0_openai: list[dict]) -> None:
-    broken = row0_openai[:3] + row0_openai[4:]
-    with pytest.raises(TemplateError, match="has no tool message"):
-        render(chat_template, broken, json.loads(convert.tools_json()))
+        last = messages[-1]
+        assert text.endswith("<think>\n" + last["reasoning_content"].strip("\n") + "\n</think>\n\n" + last["content"] + "<|im_end|>\n")
 
 
 # ---------------------------------------------------------------------------------------------

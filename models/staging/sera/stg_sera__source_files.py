@@ -9,5 +9,7 @@ from sera_rectify.sources import source_file_manifest
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    # a tokenizer that cannot be used stops the build before the files are counted
+    dbt.ref("stg_training__tokenizer")
     datasets = dbt.ref("stg_sera__datasets").order("dataset_order").to_arrow_table().to_pylist()
     return source_file_manifest(datasets)

@@ -1,0 +1,40 @@
+"""One row: the tokenizer and chat template the build counts tokens with (vars tokenizer, chat_template),
+or nulls when the tokenizer var is not set.
+
+Loading it here, before any source file is read (stg_sera__source_files depends on this model), makes
+a tokenizer that cannot be used an error before any work: an unknown name, a folder without tokenizer
+files, no chat template. The conversion reads what to load from this row.
+"""
+
+import pyarrow as pa
+
+from sera_rectify.tokens import TokenizerSpec, default_cache_dir, load_counter
+
+SCHEMA = pa.schema(
+    [
+        ("tokenizer", pa.string()),
+        ("chat_template", pa.string()),
+        ("fingerprint", pa.string()),
+        ("description", pa.string()),
+        ("token_cache_dir", pa.string()),
+    ]
+)
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    tokenizer = dbt.config.get("tokenizer")
+    chat_template = dbt.config.get("chat_template")
+    token_cache_dir = dbt.config.get("token_cache_dir")
+    if not tokenizer:
+        return pa.Table.from_pylist([{}], schema=SCHEMA)
+    counter = load_counter(TokenizerSpec(tokenizer, chat_template))
+    database_path = session.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()[0][0]
+    row = {
+        "tokenizer": tokenizer,
+        "chat_template": chat_template,
+        "fingerprint": counter.fingerprint,
+        "description": counter.description,
+        "token_cache_dir": token_cache_dir or default_cache_dir(database_path),
+    }
+    return pa.Table.from_pylist([row], schema=SCHEMA)
