@@ -27,22 +27,31 @@ tool_list as (
 
 ),
 
+with_tools as (
+
+    select
+        converted.*,
+        (select tool_list.tools from tool_list) as tools
+    from converted
+
+),
+
 filtered as (
 
-    -- every field optional, as in sera_rectified_filtered
+    -- every column an optional Parquet field (macros/selection_vars.sql, nullable)
     select
-        if(messages is null, null, messages)::json as messages,
-        (select tool_list.tools from tool_list)::json as tools,
-        if(instance_id is null, null, instance_id) as instance_id,
-        if(teacher is null, null, teacher) as teacher,
-        if(scale is null, null, scale) as scale,
-        if(rollout is null, null, rollout) as rollout,
-        if(func_name is null, null, func_name) as func_name,
-        if(func_path is null, null, func_path) as func_path,
-        if(line_level_recall is null, null, line_level_recall) as line_level_recall,
-        if(source_dataset is null, null, source_dataset) as source_dataset,
-        if(n_tokens is null, null, n_tokens) as n_tokens
-    from converted
+        {{ nullable('messages', 'json') }},
+        {{ nullable('tools', 'json') }},
+        {{ nullable('instance_id') }},
+        {{ nullable('teacher') }},
+        {{ nullable('scale') }},
+        {{ nullable('rollout') }},
+        {{ nullable('func_name') }},
+        {{ nullable('func_path') }},
+        {{ nullable('line_level_recall') }},
+        {{ nullable('source_dataset') }},
+        {{ nullable('n_tokens') }}
+    from with_tools
     where {{ conditions | join('\n        and ') if conditions else 'true' }}
 
 )

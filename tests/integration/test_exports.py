@@ -20,7 +20,19 @@ from sera_rectify import card
 
 pytestmark = pytest.mark.integration
 
-SFT_COLUMNS = ["messages", "tools", "instance_id", "teacher", "scale", "rollout", "func_name", "func_path", "line_level_recall"]
+SFT_COLUMNS = [
+    "messages",
+    "tools",
+    "instance_id",
+    "teacher",
+    "scale",
+    "rollout",
+    "func_name",
+    "func_path",
+    "line_level_recall",
+    "source_dataset",
+    "n_tokens",
+]
 
 
 @pytest.fixture
@@ -54,8 +66,10 @@ def test_sft_export_has_the_columns_and_rows_of_the_export(build: Path) -> None:
     assert sft.column_names == SFT_COLUMNS
     assert all(field.nullable for field in sft.schema)
     assert sft.num_rows == main.num_rows > 0
-    for name in SFT_COLUMNS[2:]:
+    for name in SFT_COLUMNS[2:-2]:
         assert sft.column(name).to_pylist() == main.column(name).to_pylist(), name
+    assert set(sft.column("source_dataset").to_pylist()) == {"Sera-4.5A-Full-T1", "Sera-4.5A-Full-T2", "Sera-4.6-Lite-T1", "Sera-4.6-Lite-T2"}
+    assert sft.column("n_tokens").null_count == sft.num_rows  # no tokenizer in this build
     metadata = pq.ParquetFile(build / "output" / "sera_rectified_sft.parquet").metadata
     assert {metadata.row_group(g).column(c).compression for g in range(metadata.num_row_groups) for c in range(metadata.num_columns)} == {
         "ZSTD"
