@@ -1,5 +1,7 @@
 """One source trajectory in, one rectified trajectory or one reject out (spec/conversion.md §1-§6).
 
+The rules of §1-§4 are here; the exact strings of §5 are render.py's.
+
 Each rule of the spec is one small pure function below, named for the rule. A rule that finds a
 problem raises `Rejected`; `convert_trajectory` turns that into a `Reject` value, so callers never
 see an exception for bad data.
@@ -8,20 +10,28 @@ see an exception for bad data.
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import jsontext, reasons
-from .spec import reasoning_templates, system_prompt_template, tool_names, tool_schemas
+from .render import (
+    THINK_CLOSE,
+    THINK_OPEN,
+    ToolCall,
+    dump_messages,
+    render_answer,
+    render_reasoning,
+    render_system,
+    render_tool_call,
+    render_tool_output,
+    replace_lone_surrogates,
+    strip_observation_prefix,
+    tool_call,
+)
+from .spec import reasoning_templates, tool_names
 
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
-OBSERVATION_PREFIX = "OBSERVATION:\n"
 SUBMIT = "submit"
 ROLES = ("system", "user", "assistant", "tool")
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Rejected(Exception):
@@ -39,14 +49,6 @@ class Reject:
 
     reason: str
     detail: str
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """A kept tool call: its name and its arguments as written in the output (json.dumps text)."""
-
-    name: str
-    arguments_json: str
 
 
 @dataclass(frozen=True)
@@ -357,82 +359,6 @@ def fill_empty_reasoning(reasoning: str, dataset: str, instance_id: str | None, 
     if reasoning:
         return reasoning
     return reasoning_templates()[template_index(dataset, instance_id, position)]
-
-
-# ---------------------------------------------------------------------------------------------
-# §5 Rendering
-
-
-def tools_json() -> str:
-    """tools.json's list as embedded in the system message (§5)."""
-    return json.dumps(tool_schemas(), ensure_ascii=False)
-
-
-def render_system(source_system: str) -> str:
-    """The system message: the template with plain string replacement, not str.format (§5)."""
-    return system_prompt_template().replace("{tools_json}", tools_json()).replace("{source_system}", source_system)
-
-
-def source_system_of(system: str) -> str | None:
-    """The source's own system text inside a rendered system message (render_system read backwards), or
-    None when `system` is not one. The SFT rows carry it alone: their template adds tools and protocol."""
-    before, _, after = system_prompt_template().replace("{tools_json}", tools_json()).partition("{source_system}")
-    if len(system) < len(before) + len(after) or not system.startswith(before) or not system.endswith(after):
-        return None
-    return system[len(before) : len(system) - len(after)]
-
-
-def render_reasoning(reasoning: str) -> str:
-    return THINK_OPEN + reasoning + THINK_CLOSE
-
-
-def tool_call(name: str, arguments: dict) -> ToolCall:
-    """A kept call with its arguments written once, as the tool_call content and the SFT variant use them."""
-    return ToolCall(name, jsontext.dumps_object(arguments))
-
-
-def render_tool_call(call: ToolCall) -> str:
-    """json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False) in tool_call tags (§5);
-    the arguments are already written (ToolCall.arguments_json = jsontext.dumps_object(arguments))."""
-    return f'<tool_call>{{"name": {jsontext.dumps_string(call.name)}, "arguments": {call.arguments_json}}}</tool_call>'
-
-
-def strip_observation_prefix(text: str) -> str:
-    """Remove ONE leading "OBSERVATION:\\n" (SWE-agent's label, not tool output); keep the rest verbatim."""
-    return text[len(OBSERVATION_PREFIX) :] if text.startswith(OBSERVATION_PREFIX) else text
-
-
-def render_tool_output(text: str) -> str:
-    """The tool output without SWE-agent's label, in tool_response tags (§5)."""
-    return "<tool_response>" + text + "</tool_response>"
-
-
-def render_answer(text: str) -> str:
-    return "<answer>" + text + "</answer>"
-
-
-def replace_lone_surrogates(text: str) -> tuple[str, int]:
-    """Replace each lone surrogate with U+FFFD (§5): it cannot be written as UTF-8.
-
-    Returns the text and the number of replacements; an ASCII-only text (the common case) costs nothing.
-    """
-    if text.isascii():
-        return text, 0
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return LONE_SURROGATE.subn("\ufffd", text)
-    return text, 0
-
-
-def dump_messages(messages: list[dict[str, str]]) -> str:
-    """The `messages` column: json.dumps(messages, ensure_ascii=False), default separators, key
-    order role then content (§5).
-
-    Only the content needs escaping: the role is one of the six output role names (plain ASCII
-    words), so one fast dumps_string per message does what dumps_object's four would.
-    """
-    return "[" + ", ".join(f'{{"role": "{m["role"]}", "content": {jsontext.dumps_string(m["content"])}}}' for m in messages) + "]"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from .convert import Reject, convert_trajectory, replace_lone_surrogates
+from .convert import Reject, convert_trajectory
 from .recall import line_level_recall
+from .render import replace_lone_surrogates
 from .sft import dump_sft_messages, sft_messages_of
 from .sources import LineReject, SourceFile, parse_line, traj_record
 from .tokens import ChunkCounter

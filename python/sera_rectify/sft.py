@@ -31,12 +31,12 @@ from typing import Any
 
 import orjson
 
-from . import convert, jsontext
+from . import convert, jsontext, render
 from .export import EXPORT_COLUMNS
 
 # the tag pairs of conversion.md §5, by role
 TAGS = {
-    "reasoning": (convert.THINK_OPEN, convert.THINK_CLOSE),
+    "reasoning": (render.THINK_OPEN, render.THINK_CLOSE),
     "tool_call": ("<tool_call>", "</tool_call>"),
     "tool_output": ("<tool_response>", "</tool_response>"),
     "answer": ("<answer>", "</answer>"),
@@ -103,7 +103,7 @@ def preamble_text(message: Any, role: str, position: int) -> str:
     return message["content"]
 
 
-def parse_tool_call(call_text: str, position: int) -> convert.ToolCall:
+def parse_tool_call(call_text: str, position: int) -> render.ToolCall:
     """The inside of a rectified tool_call's tags as name and arguments text.
 
     The arguments become a JSON *string* (OpenAI's wire format, which chat templates and trainers
@@ -116,19 +116,19 @@ def parse_tool_call(call_text: str, position: int) -> convert.ToolCall:
         raise NotRectified(f"message {position}: tool_call is not JSON: {err}") from None
     if not isinstance(call, dict) or set(call) != {"name", "arguments"} or not isinstance(call["arguments"], dict):
         raise NotRectified(f"message {position}: tool_call must hold exactly name and arguments (an object)")
-    return convert.ToolCall(call["name"], jsontext.dumps_object(call["arguments"]))
+    return render.ToolCall(call["name"], jsontext.dumps_object(call["arguments"]))
 
 
-def untagged_texts(messages: list[Any]) -> list[str | convert.ToolCall]:
+def untagged_texts(messages: list[Any]) -> list[str | render.ToolCall]:
     """A rectified message list (system, user, reasoning, (tool_call, tool_output, reasoning)*,
     answer: conversion.md §6) as its contents without tags, tool calls as ToolCall; raises
     NotRectified on any other sequence."""
     if len(messages) < 4:
         raise NotRectified(f"{len(messages)} messages: a rectified row has at least 4")
-    source_system = convert.source_system_of(preamble_text(messages[0], "system", 0))
+    source_system = render.source_system_of(preamble_text(messages[0], "system", 0))
     if source_system is None:
         raise NotRectified("message 0: the system message is not the rendered system prompt (spec/system-prompt.txt)")
-    texts: list[str | convert.ToolCall] = [source_system, preamble_text(messages[1], "user", 1)]
+    texts: list[str | render.ToolCall] = [source_system, preamble_text(messages[1], "user", 1)]
     position = 2
     while True:
         texts.append(inner_text(messages[position], "reasoning", position))
@@ -147,7 +147,7 @@ def untagged_texts(messages: list[Any]) -> list[str | convert.ToolCall]:
             raise NotRectified(f"message {position}: the row ends without an answer")
 
 
-def to_openai_messages(texts: Sequence[str | convert.ToolCall]) -> list[dict[str, Any]]:
+def to_openai_messages(texts: Sequence[str | render.ToolCall]) -> list[dict[str, Any]]:
     """The untagged contents of a rectified row (system, user, reasoning, (call, output,
     reasoning)*, answer) as an OpenAI chat list: each reasoning + call becomes an assistant turn
     with `tool_calls`, each output a tool turn, the last reasoning + answer the final assistant turn."""
@@ -172,7 +172,7 @@ def to_openai_messages(texts: Sequence[str | convert.ToolCall]) -> list[dict[str
 def dump_sft_messages(messages: list[dict[str, Any]]) -> str:
     """The SFT `messages` column: orjson (compact separators, UTF-8 as is). The whole-row dump is the
     costly part, and stdlib json is several times slower (docs/benchmark.md). The tool-call `arguments`
-    strings inside keep json.dumps' own style (convert.tool_call)."""
+    strings inside keep json.dumps' own style (render.tool_call)."""
     return orjson.dumps(messages).decode("utf-8")
 
 

@@ -16,14 +16,14 @@ import pyarrow.parquet as pq
 import pytest
 from dbt_runs import EXPORT_NAME, dbt_build, query
 
-from sera_rectify import convert
+from sera_rectify import render
 from sera_testkit.tokenizer import make_tokenizer
 
 pytestmark = pytest.mark.integration
 
 BUDGET = 20_000
 SECOND_BUDGET = 9_000
-TOOLS = json.loads(convert.tools_json())
+TOOLS = json.loads(render.tools_json())
 SFT_NAME = "sera_rectified_sft.parquet"
 # a chat template that refuses the longer rows, as a template with a length check or an unsupported
 # message shape would: those rows get no count

@@ -17,6 +17,7 @@ import pytest
 
 from sera_rectify import convert as C
 from sera_rectify import reasons, sources
+from sera_rectify import render as R
 from sera_rectify.convert import Converted, Reject, Rejected, Step, TextOnly, convert_trajectory
 from sera_testkit.constants import COST_LIMIT_EXIT, EMPTY_OUTPUT, OBSERVATION, PACKAGE_SPEC_DIR, SERA_SYSTEM, SHARED_DIR
 from sera_testkit.constants import SERA_ROWS_DATASET as DATASET
@@ -843,11 +844,11 @@ def test_fill_empty_reasoning_templates_file() -> None:
     [SERA_SYSTEM, "", "literal {tools_json} stays", "format fields {0} {} {source_system} stay", "a\r\nb ✓"],
 )
 def test_render_system(source_system: str) -> None:
-    assert C.render_system(source_system) == expected_system(source_system)
+    assert R.render_system(source_system) == expected_system(source_system)
 
 
 def test_render_system_exact_text(system_prompt_template: str, tools_list: list[dict]) -> None:
-    rendered = C.render_system("{tools_json}|{0}")
+    rendered = R.render_system("{tools_json}|{0}")
     assert rendered == system_prompt_template.replace("{tools_json}", json.dumps(tools_list, ensure_ascii=False), 1).replace("{source_system}", "{tools_json}|{0}", 1)
     assert rendered.endswith("## Instructions\n\n{tools_json}|{0}")  # no trailing newline added
     assert json.dumps(tools_list, ensure_ascii=False) in rendered
@@ -886,7 +887,7 @@ def test_render_system_package_copies_match_the_contract() -> None:
     ],
 )
 def test_render_tool_call(name: str, arguments: dict, text: str) -> None:
-    assert C.render_tool_call(C.tool_call(name, arguments)) == text
+    assert R.render_tool_call(R.tool_call(name, arguments)) == text
 
 
 def test_render_tool_call_whole_row_keeps_argument_order_and_non_ascii(H: Any) -> None:
@@ -912,7 +913,7 @@ def test_render_tool_call_whole_row_keeps_argument_order_and_non_ascii(H: Any) -
     ],
 )
 def test_strip_observation_prefix(text: str, stripped: str) -> None:
-    assert C.strip_observation_prefix(text) == stripped
+    assert R.strip_observation_prefix(text) == stripped
 
 
 def test_strip_observation_prefix_whole_row(H: Any) -> None:
@@ -934,10 +935,10 @@ def test_strip_observation_prefix_whole_row(H: Any) -> None:
 
 
 def test_render_reasoning_and_answer() -> None:
-    assert C.render_reasoning("R") == "<think>R</think>"
-    assert C.render_answer("") == "<answer></answer>"
-    assert C.render_answer(PATCH) == "<answer>" + PATCH + "</answer>"
-    assert C.render_tool_output(C.strip_observation_prefix(OBSERVATION + "x\r\n")) == "<tool_response>x\r\n</tool_response>"
+    assert R.render_reasoning("R") == "<think>R</think>"
+    assert R.render_answer("") == "<answer></answer>"
+    assert R.render_answer(PATCH) == "<answer>" + PATCH + "</answer>"
+    assert R.render_tool_output(R.strip_observation_prefix(OBSERVATION + "x\r\n")) == "<tool_response>x\r\n</tool_response>"
 
 
 @pytest.mark.parametrize(
@@ -953,7 +954,7 @@ def test_render_reasoning_and_answer() -> None:
     ],
 )
 def test_replace_lone_surrogates(text: str, fixed: str, count: int) -> None:
-    assert C.replace_lone_surrogates(text) == (fixed, count)
+    assert R.replace_lone_surrogates(text) == (fixed, count)
     fixed.encode("utf-8")
 
 
@@ -982,7 +983,7 @@ def test_replace_lone_surrogates_whole_row(H: Any) -> None:
     ],
 )
 def test_dump_messages(messages: list[dict], text: str) -> None:
-    assert C.dump_messages(messages) == text == json.dumps(messages, ensure_ascii=False)
+    assert R.dump_messages(messages) == text == json.dumps(messages, ensure_ascii=False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from sera_rectify import jsontext
-from sera_rectify.convert import dump_messages
+from sera_rectify.render import dump_messages
 
 
 def test_dumps_string_equals_stdlib_json_for_every_code_point() -> None:
@@ -84,7 +84,8 @@ def test_big_integers_in_object_arguments_of_a_messages_string_stay_exact() -> N
 
 
 def test_big_integers_in_tool_arguments_stay_exact() -> None:
-    from sera_rectify.convert import parse_tool_arguments, render_tool_call, tool_call
+    from sera_rectify.convert import parse_tool_arguments
+    from sera_rectify.render import render_tool_call, tool_call
 
     arguments = parse_tool_arguments('{"n": 1000000000000000000000000000000, "m": -9223372036854775809}', 3)
     assert render_tool_call(tool_call("bash", arguments)) == '<tool_call>{"name": "bash", "arguments": {"n": 1000000000000000000000000000000, "m": -9223372036854775809}}</tool_call>'

@@ -14,13 +14,13 @@ import re
 
 import pytest
 
-from sera_rectify import convert, sft
+from sera_rectify import render, sft
 from sera_rectify.convert import Converted, convert_trajectory
 from sera_testkit.constants import SERA_ROWS_DATASET as DATASET
 from sera_testkit.constants import SERA_SYSTEM
 from sera_testkit.tokenizer import make_tokenizer
 
-RENDERED_S = convert.render_system("s")  # a rectified system message whose source system text is "s"
+RENDERED_S = render.render_system("s")  # a rectified system message whose source system text is "s"
 
 
 
@@ -79,7 +79,7 @@ def test_system_is_the_sources_own_text_and_user_is_unchanged(row0: Converted, r
     tool schemas and its own calling protocol from `tools`, so the rectified protocol would be a second one."""
     source = rectified(row0.messages)
     assert row0_openai[0] == {"role": "system", "content": SERA_SYSTEM}
-    assert source[0]["content"] == convert.render_system(SERA_SYSTEM)
+    assert source[0]["content"] == render.render_system(SERA_SYSTEM)
     assert row0_openai[1] == source[1]
 
 
@@ -115,7 +115,7 @@ def test_tool_calls_are_openai_function_calls_with_json_string_arguments(row0: C
 def test_reasoning_moves_to_reasoning_content_without_tags(row0: Converted, row0_openai: list[dict]) -> None:
     assistants = [m for m in row0_openai if m["role"] == "assistant"]
     reasonings = [m["content"] for m in rectified(row0.messages) if m["role"] == "reasoning"]
-    assert [convert.THINK_OPEN + m["reasoning_content"] + convert.THINK_CLOSE for m in assistants] == reasonings
+    assert [render.THINK_OPEN + m["reasoning_content"] + render.THINK_CLOSE for m in assistants] == reasonings
     assert all("<think>" not in m["reasoning_content"] and "</think>" not in m["reasoning_content"] for m in assistants)
     assert all(m["content"] == "" for m in assistants[:-1])
 
@@ -242,8 +242,8 @@ def test_a_system_message_that_is_not_the_rendered_prompt_is_refused() -> None:
 
 def test_source_system_of_reads_render_system_backwards() -> None:
     for text in ["", "s", SERA_SYSTEM, "{tools_json} {source_system}", "a\r\nb ✓"]:
-        assert convert.source_system_of(convert.render_system(text)) == text
-    assert convert.source_system_of("s") is None
+        assert render.source_system_of(render.render_system(text)) == text
+    assert render.source_system_of("s") is None
 
 
 def test_the_smallest_row() -> None:
@@ -267,7 +267,7 @@ def test_the_smallest_row() -> None:
 def test_rows_render_through_qwen3s_chat_template(qwen3_tokenizer, real_converted: list[Converted]) -> None:
     """Qwen3's own template (through transformers) takes the rows as they are: the source system text
     then the tools block, every call and output in its tags, the last turn's reasoning and answer."""
-    tools = json.loads(convert.tools_json())  # the `tools` column
+    tools = json.loads(render.tools_json())  # the `tools` column
     for row in real_converted:
         messages = json.loads(sft.sft_messages_of_json(row.messages))
         text = qwen3_tokenizer.apply_chat_template(messages, tools=tools, tokenize=False)
