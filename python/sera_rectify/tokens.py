@@ -20,6 +20,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -99,15 +100,35 @@ def tokenizer_folder(name: str) -> Path:
         raise TokenizerError(f"tokenizer {name} is neither a local folder nor a valid Hub model id ({err}).") from None
 
 
-def fingerprint(folder: Path, chat_template: str) -> str:
-    """sha256 of the tokenizer files and the template text: a count depends on nothing else."""
-    digest = hashlib.sha256()
+def replacement_template(spec: TokenizerSpec) -> str | None:
+    """The text of the chat_template var's file, or None for the tokenizer's own template."""
+    if not spec.chat_template:
+        return None
+    path = Path(spec.chat_template).expanduser()
+    if not path.is_file():
+        raise TokenizerError(f"chat_template {path} is not a file: set the chat_template var to a Jinja file, or unset it.")
+    return path.read_text(encoding="utf-8")
+
+
+def fingerprint(folder: Path, template: str | None) -> str:
+    """sha256 of what a count depends on: the tokenizer files (they hold the tokenizer's own chat
+    template), the template that replaces it, and the transformers version that renders it. Read
+    without loading transformers, so a build whose rows are all in the cache never imports it."""
+    digest = hashlib.sha256(b"transformers " + version("transformers").encode() + b"\0")
     for name in TOKENIZER_FILES:
         path = folder / name
         if path.is_file():
             digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(b"template\0" + chat_template.encode("utf-8"))
+    digest.update(b"template\0" + (b"own" if template is None else b"replaced\0" + template.encode("utf-8")))
     return digest.hexdigest()[:16]
+
+
+@cache
+def resolve(spec: TokenizerSpec) -> tuple[Path, str, str]:
+    """The tokenizer's folder, its fingerprint and how the card names it (no transformers needed)."""
+    folder = tokenizer_folder(spec.tokenizer)
+    described = spec.tokenizer + (f" with chat template {spec.chat_template}" if spec.chat_template else "")
+    return folder, fingerprint(folder, replacement_template(spec)), described
 
 
 @cache
@@ -116,24 +137,19 @@ def load_counter(spec: TokenizerSpec) -> TokenCounter:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # not the "PyTorch was not found" advisory
     from transformers import AutoTokenizer
 
-    folder = tokenizer_folder(spec.tokenizer)
+    folder, fingerprint_hex, described = resolve(spec)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
     except (OSError, ValueError, KeyError) as err:
         raise TokenizerError(f"tokenizer {spec.tokenizer} cannot be loaded by transformers.AutoTokenizer: {err}".splitlines()[0]) from None
-    if spec.chat_template:
-        template_path = Path(spec.chat_template).expanduser()
-        if not template_path.is_file():
-            raise TokenizerError(f"chat_template {template_path} is not a file: set the chat_template var to a Jinja file, or unset it.")
-        template = template_path.read_text(encoding="utf-8")
-    elif isinstance(tokenizer.chat_template, str):
+    template = replacement_template(spec)
+    if template is None and isinstance(tokenizer.chat_template, str):
         template = tokenizer.chat_template
-    else:
+    if template is None:
         raise TokenizerError(
             f"tokenizer {spec.tokenizer} has no chat template (or several, by name): set the chat_template var to a Jinja file."
         )
-    described = spec.tokenizer + (f" with chat template {spec.chat_template}" if spec.chat_template else "")
-    return TokenCounter(tokenizer, template, fingerprint(folder, template), described)
+    return TokenCounter(tokenizer, template, fingerprint_hex, described)
 
 
 def count_tokens(counter: TokenCounter, messages: list[dict], tools: list[dict]) -> int | None:
@@ -153,8 +169,8 @@ def content_key(sft_messages_json: str) -> bytes:
     return hashlib.blake2b(sft_messages_json.encode("utf-8"), digest_size=16).digest()
 
 
-def cache_path(cache_dir: str | Path, counter: TokenCounter) -> Path:
-    return Path(cache_dir) / f"n_tokens-{counter.fingerprint}.parquet"
+def cache_path(cache_dir: str | Path, fingerprint: str) -> Path:
+    return Path(cache_dir) / f"n_tokens-{fingerprint}.parquet"
 
 
 def read_cache(path: Path) -> dict[bytes, int]:
@@ -190,15 +206,22 @@ class TokenSettings:
 
     @classmethod
     def prepare(cls, spec: TokenizerSpec, cache_dir: str | Path) -> TokenSettings:
-        """Load the tokenizer and the cache in this process (a TokenizerError before any row)."""
-        counter = load_counter(spec)
-        path = cache_path(cache_dir, counter)
+        """Check the tokenizer and read the cache in this process, before any row (a TokenizerError).
+
+        The tokenizer is loaded here (and inherited by forked workers) unless a cache of its
+        fingerprint exists: an earlier build loaded those very files then, and a build whose rows are
+        all cached then never imports transformers; a row missing from the cache loads it in its worker.
+        """
+        _, fingerprint_hex, _ = resolve(spec)
+        path = cache_path(cache_dir, fingerprint_hex)
+        if not path.is_file():
+            load_counter(spec)
         settings = cls(spec, str(path), path.stat().st_mtime_ns if path.is_file() else 0)
         known_counts(settings.cache_file, settings.cache_version)
         return settings
 
     def chunk_counter(self) -> ChunkCounter:
-        return ChunkCounter(load_counter(self.spec), known_counts(self.cache_file, self.cache_version))
+        return ChunkCounter(self.spec, known_counts(self.cache_file, self.cache_version))
 
 
 @dataclass
@@ -207,7 +230,7 @@ class ChunkCounter:
     with the tokenizer. `new` holds what the chunk added to the cache, `n_failed` the rows the template
     refused."""
 
-    counter: TokenCounter
+    spec: TokenizerSpec
     known: dict[bytes, int]
     new: dict[bytes, int] = field(default_factory=dict)
     n_cached: int = 0
@@ -218,7 +241,7 @@ class ChunkCounter:
         if key in self.known:
             self.n_cached += 1
             return self.known[key]
-        n_tokens = count_tokens(self.counter, messages, tool_schemas())
+        n_tokens = count_tokens(load_counter(self.spec), messages, tool_schemas())
         if n_tokens is None:
             self.n_failed += 1
         else:

@@ -8,7 +8,7 @@ files, no chat template. The conversion reads what to load from this row.
 
 import pyarrow as pa
 
-from sera_rectify.tokens import TokenizerSpec, default_cache_dir, load_counter
+from sera_rectify.tokens import TokenizerSpec, TokenSettings, default_cache_dir, resolve
 
 SCHEMA = pa.schema(
     [
@@ -28,13 +28,16 @@ def model(dbt, session):
     token_cache_dir = dbt.config.get("token_cache_dir")
     if not tokenizer:
         return pa.Table.from_pylist([{}], schema=SCHEMA)
-    counter = load_counter(TokenizerSpec(tokenizer, chat_template))
+    spec = TokenizerSpec(tokenizer, chat_template)
     database_path = session.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()[0][0]
+    cache_dir = token_cache_dir or default_cache_dir(database_path)
+    TokenSettings.prepare(spec, cache_dir)  # a tokenizer that cannot be used is an error here
+    _, fingerprint, description = resolve(spec)
     row = {
         "tokenizer": tokenizer,
         "chat_template": chat_template,
-        "fingerprint": counter.fingerprint,
-        "description": counter.description,
-        "token_cache_dir": token_cache_dir or default_cache_dir(database_path),
+        "fingerprint": fingerprint,
+        "description": description,
+        "token_cache_dir": cache_dir,
     }
     return pa.Table.from_pylist([row], schema=SCHEMA)
