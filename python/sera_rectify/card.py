@@ -354,13 +354,11 @@ def write_build_card(
 
 def write_histogram(tokens: dict[str, Any], path: Path) -> None:
     """The picture of n_tokens the card shows: the token_histogram mart's bins, the budget as a line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
+    from matplotlib.figure import Figure  # not pyplot: no global state, no GUI backend to choose
 
     bins = tokens["histogram"]
-    figure, axes = pyplot.subplots(figsize=(8, 3.5), dpi=100)
+    figure = Figure(figsize=(8, 3.5), dpi=100)
+    axes = figure.subplots()
     axes.bar([b["bin_start"] for b in bins], [b["n_rows"] for b in bins], width=[b["bin_end"] - b["bin_start"] for b in bins], align="edge")
     if tokens["max_tokens"]:
         axes.axvline(tokens["max_tokens"], color="tab:red", linestyle="--", label=f"max_tokens = {tokens['max_tokens']:,}")
@@ -370,7 +368,6 @@ def write_histogram(tokens: dict[str, Any], path: Path) -> None:
     figure.tight_layout()
     with atomic_file(path) as temporary:
         figure.savefig(temporary, format="png", metadata={"Software": None})
-    pyplot.close(figure)
 
 
 def parquet_rows(path: str | Path) -> int:
