@@ -7,7 +7,7 @@ SHARED ?= ../shared
 # the test/benchmark support package (tests/support/sera_testkit: the synthetic row generator), not installed
 TESTKIT := PYTHONPATH=$(CURDIR)/tests/support$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: run test venv sample real subset-lite-t2 subset-verified bench bench-profile query docs clean
+.PHONY: run test venv sample real subset-lite-t2 subset-verified subset-sera32b bench bench-tokens bench-profile query docs clean
 
 # Python 3.11 venv with the pinned dependencies; re-installed when pyproject.toml changes
 $(BIN)/.installed: pyproject.toml
@@ -46,10 +46,25 @@ subset-lite-t2: venv
 subset-verified: venv
 	$(DBT) build --vars '{min_recall: 0.75, export_path: output/verified_075/data.parquet}'
 
+## the SERA-32B style file (docs/training.md): Lite-T2, recall >= MIN_RECALL, at most MAX_TOKENS tokens for TOKENIZER
+## (a Hub model id or a local tokenizer folder) -> output/sera32b/; SOURCES_DIR=data/sources for the real sources
+TOKENIZER ?= Qwen/Qwen3-8B
+MIN_RECALL ?= 0.75
+MAX_TOKENS ?= 32768
+SOURCES_DIR ?= data/sample
+subset-sera32b: venv
+	$(DBT) build --vars '{sources_dir: "$(SOURCES_DIR)", datasets: [Sera-4.6-Lite-T2], min_recall: $(MIN_RECALL), tokenizer: "$(TOKENIZER)", max_tokens: $(MAX_TOKENS), export_path: output/sera32b/data.parquet}'
+
 ## benchmark: copy floor vs naive converter vs the whole dbt build at N and 2N (N = 2 GB): table + bench/results/latest.json
 BENCH_BYTES ?= 2e9
 bench: venv
 	$(TESTKIT) $(BIN)/python bench/run.py --bytes $(BENCH_BYTES) --out bench/results/latest.json
+
+## token counting's cost (issue "Ready to train"): dbt build without a tokenizer, with one (first, then cached)
+## and the tokenizer's own encode_batch on the same texts (N = 500 MB): table + bench/results/tokens.json
+BENCH_TOKENS_BYTES ?= 5e8
+bench-tokens: venv
+	$(TESTKIT) $(BIN)/python bench/tokens.py --bytes $(BENCH_TOKENS_BYTES) --out bench/results/tokens.json
 
 ## where the conversion's time goes: cProfile of a small slice
 bench-profile: venv
@@ -64,4 +79,4 @@ docs: venv
 	$(DBT) docs generate
 
 clean:
-	rm -rf target logs output sera.duckdb sera.duckdb.wal sera_converted
+	rm -rf target logs output sera.duckdb sera.duckdb.wal sera_converted sera_token_counts

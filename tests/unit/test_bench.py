@@ -294,3 +294,37 @@ def test_tree_monitor_finds_every_process_of_the_tree() -> None:
         process.kill()
     assert tree[0] == process.pid and len(tree) >= 4
     assert monitor.max_processes >= 4 and monitor.peak_rss > 0
+
+
+def test_tokens_smoke_writes_a_report(tmp_path: Path) -> None:
+    """bench/tokens.py on a tiny input with a small tokenizer: every step runs, the report has the ratios,
+    and encode_batch's summed lengths equal the build's sum(n_tokens) (the comparison counts the same texts)."""
+    out = tmp_path / "tokens.json"
+    command = [
+        sys.executable,
+        str(BENCH / "tokens.py"),
+        *("--bytes", "3e6", "--pool", "4", "--vocab", "2000", "--train-rows", "1", "--train-stdlib-files", "0", "--repeats", "1"),
+        *("--data-dir", str(tmp_path / "data"), "--work-dir", str(tmp_path), "--out", str(out)),
+    ]
+    pythonpath = os.pathsep.join(filter(None, [str(TESTS_DIR / "support"), os.environ.get("PYTHONPATH")]))
+    result = subprocess.run(command, cwd=REPO, env=dict(os.environ, PYTHONPATH=pythonpath), capture_output=True, text=True, timeout=300)
+    assert out.exists(), result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert list(report["steps"]) == ["no_tokenizer", "tokenizer_first", "tokenizer_cached", "encode_batch"]
+    for step, measured in report["steps"].items():
+        assert measured["returncode"] == 0, (step, measured.get("error_tail"))
+        assert measured["seconds"] > 0 and measured["mb_per_s"] > 0 and measured["peak_rss_bytes"] > 0
+        assert [run["seconds"] for run in measured["runs"]] == [measured["seconds"]]
+    assert {t["target"]: t["result"] in ("PASS", "FAIL") for t in report["targets"]} == {
+        "extra_vs_encode_batch": True,
+        "cached_vs_no_tokenizer": True,
+    }
+    checks, steps = report["checks"], report["steps"]
+    assert checks["build_n_tokens_sum"] > 0
+    assert checks["encode_batch_n_tokens_sum"] == checks["build_n_tokens_sum"] == checks["cached_build_n_tokens_sum"]
+    assert all(value is not False for value in checks.values()), checks
+    rows = steps["tokenizer_first"]["build"]["rows_out"]
+    assert steps["tokenizer_first"]["n_tokens_log"].startswith(f"n_tokens: {rows} rows counted with the tokenizer, 0 from the cache")
+    assert steps["tokenizer_cached"]["n_tokens_log"].startswith(f"n_tokens: 0 rows counted with the tokenizer, {rows} from the cache")
+    assert report["tokenizer"]["vocab_reached"] == 2000
+    assert "encode_batch" in result.stdout and "n_tokens sum: " in result.stdout
