@@ -29,11 +29,9 @@ class EmptyExport(Exception):
     """The export would hold no row: almost always a filter value that matches nothing."""
 
 
-def sql_literal(value: Any) -> str:
-    """A string or number as a SQL literal."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return repr(float(value))
-    return "'" + str(value).replace("'", "''") + "'"
+def sql_literal(text: str) -> str:
+    """A string as a SQL literal (a path, the features JSON)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def write_export(
