@@ -8,7 +8,7 @@ conversion succeeds); int_trajectories_converted is the view that reads them.
 
 from dbt.adapters.events.logging import AdapterLogger
 
-from sera_rectify.parts import build_parts, default_parts_dir
+from sera_rectify.parts import beside_database, build_parts
 from sera_rectify.tokens import TokenizerSpec, TokenSettings
 
 
@@ -19,8 +19,8 @@ def model(dbt, session):
         .join(dbt.ref("stg_sera__datasets").set_alias("datasets"), "source_dataset")
         .order("dataset_order, source_file")
     )
-    database_path = session.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()[0][0]
-    parts_dir = dbt.config.get("converted_dir") or default_parts_dir(database_path)
+    converted_dir = dbt.config.get("converted_dir")
+    parts_dir = converted_dir or beside_database(session, "_converted")
     tokenizers = dbt.ref("stg_training__tokenizer")  # its own line: dbt finds refs in plain dbt.ref() calls
     tokenizer = tokenizers.to_arrow_table().to_pylist()[0]
     tokens = (

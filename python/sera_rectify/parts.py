@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -282,13 +283,16 @@ def check_parts_dir(target: Path) -> None:
         )
 
 
-def default_parts_dir(database_path: str | None) -> str:
-    """Beside the DuckDB file, named after it (sera.duckdb: sera_converted/), so the views in the
-    file and the parts they read travel together; in the working folder for an in-memory database."""
+def beside_database(connection: duckdb.DuckDBPyConnection, suffix: str) -> str:
+    """A folder beside the DuckDB file, named after it (sera.duckdb + "_converted": sera_converted/), so
+    the database and the files its views read (the parts, the token cache) travel together; in the
+    working folder for an in-memory database."""
+    query = "select path from duckdb_databases() where database_name = current_database()"
+    database_path = connection.execute(query).fetchall()[0][0]
     if not database_path or database_path == ":memory:":
-        return "sera_converted"
+        return "sera" + suffix
     database = Path(database_path)
-    return str(database.with_name(database.stem + "_converted"))
+    return str(database.with_name(database.stem + suffix))
 
 
 def read_parts(parts_dir: str) -> pa.Table:

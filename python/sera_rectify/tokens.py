@@ -61,12 +61,10 @@ class TokenizerSpec:
 
 @dataclass(frozen=True)
 class TokenCounter:
-    """A loaded tokenizer with the template it renders SFT rows with, and its fingerprint."""
+    """A loaded tokenizer with the template it renders SFT rows with."""
 
     tokenizer: Any
     chat_template: str
-    fingerprint: str
-    description: str
 
 
 def tokenizer_folder(name: str) -> Path:
@@ -137,7 +135,7 @@ def load_counter(spec: TokenizerSpec) -> TokenCounter:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # not the "PyTorch was not found" advisory
     from transformers import AutoTokenizer
 
-    folder, fingerprint_hex, described = resolve(spec)
+    folder, _, _ = resolve(spec)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
     except (OSError, ValueError, KeyError) as err:
@@ -149,7 +147,7 @@ def load_counter(spec: TokenizerSpec) -> TokenCounter:
         raise TokenizerError(
             f"tokenizer {spec.tokenizer} has no chat template (or several, by name): set the chat_template var to a Jinja file."
         )
-    return TokenCounter(tokenizer, template, fingerprint_hex, described)
+    return TokenCounter(tokenizer, template)
 
 
 def count_tokens(counter: TokenCounter, messages: list[dict], tools: list[dict]) -> int | None:
@@ -248,10 +246,3 @@ class ChunkCounter:
             self.new[key] = n_tokens
         return n_tokens
 
-
-def default_cache_dir(database_path: str | None) -> str:
-    """Beside the DuckDB file, named after it (sera.duckdb: sera_token_counts/), like the parts."""
-    if not database_path or database_path == ":memory:":
-        return "sera_token_counts"
-    database = Path(database_path)
-    return str(database.with_name(database.stem + "_token_counts"))

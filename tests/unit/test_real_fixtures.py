@@ -134,7 +134,7 @@ def test_sera_rows_shapes(sera_rows: list[dict]) -> None:
 
 
 @pytest.mark.parametrize("row_index", range(3))
-def test_sera_row_through_pipeline_convert_record(sera_rows: list[dict], row_index: int) -> None:
+def test_sera_row_through_output_row(sera_rows: list[dict], row_index: int) -> None:
     row = sera_rows[row_index]
     instance_id, n_messages, n_tool_calls, n_trimmed, recall = SERA_EXPECTED[row_index]
     record = output_row(row, SERA_ROWS_DATASET, "T2")

@@ -8,7 +8,8 @@ files, no chat template. The conversion reads what to load from this row.
 
 import pyarrow as pa
 
-from sera_rectify.tokens import TokenizerSpec, TokenSettings, default_cache_dir, resolve
+from sera_rectify.parts import beside_database
+from sera_rectify.tokens import TokenizerSpec, TokenSettings, resolve
 
 SCHEMA = pa.schema(
     [
@@ -29,8 +30,7 @@ def model(dbt, session):
     if not tokenizer:
         return pa.Table.from_pylist([{}], schema=SCHEMA)
     spec = TokenizerSpec(tokenizer, chat_template)
-    database_path = session.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()[0][0]
-    cache_dir = token_cache_dir or default_cache_dir(database_path)
+    cache_dir = token_cache_dir or beside_database(session, "_token_counts")
     TokenSettings.prepare(spec, cache_dir)  # a tokenizer that cannot be used is an error here
     _, fingerprint, description = resolve(spec)
     row = {
