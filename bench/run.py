@@ -394,6 +394,18 @@ def growth(sizes: list[dict]) -> dict:
     return found
 
 
+def target_result(name: str, description: str, value: float | None, threshold: float, passed: bool | None, unit: str = "") -> dict:
+    """One target's row of the report: PASS / FAIL, or n/a when it was not measured (also bench/tokens.py's)."""
+    return {
+        "target": name,
+        "description": description,
+        "value": value,
+        "unit": unit,
+        "threshold": threshold,
+        "result": "n/a" if passed is None else ("PASS" if passed else "FAIL"),
+    }
+
+
 def evaluate(sizes: list[dict], grown: dict, total_seconds: float) -> list[dict]:
     """PASS / FAIL (or n/a) per target."""
     base = sizes[0]
@@ -401,16 +413,7 @@ def evaluate(sizes: list[dict], grown: dict, total_seconds: float) -> list[dict]
     targets = []
 
     def add(name: str, description: str, value: float | None, passed: bool | None, unit: str = "") -> None:
-        targets.append(
-            {
-                "target": name,
-                "description": description,
-                "value": value,
-                "unit": unit,
-                "threshold": TARGETS[name],
-                "result": "n/a" if passed is None else ("PASS" if passed else "FAIL"),
-            }
-        )
+        targets.append(target_result(name, description, value, TARGETS[name], passed, unit))
 
     for name, what in (("build_vs_copy_floor", "copy floor"), ("build_vs_naive", "naive converter")):
         value = base["ratios"].get(name)

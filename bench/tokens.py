@@ -448,15 +448,8 @@ def evaluate(found: dict) -> list[dict]:
     targets = []
     for name, threshold in TARGETS.items():
         value = found.get(name)
-        targets.append(
-            {
-                "target": name,
-                "description": f"{descriptions[name]} <= {threshold}x",
-                "value": value,
-                "threshold": threshold,
-                "result": "n/a" if value is None else ("PASS" if value <= threshold else "FAIL"),
-            }
-        )
+        passed = None if value is None else value <= threshold
+        targets.append(bench.target_result(name, f"{descriptions[name]} <= {threshold}x", value, threshold, passed, "x"))
     return targets
 
 
