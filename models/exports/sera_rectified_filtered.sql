@@ -13,7 +13,7 @@ converted as (
 
 filtered as (
 
-    -- every column an optional Parquet field (macros/selection_vars.sql, nullable)
+    -- every column an optional Parquet field (macros/export_columns.sql)
     select
         {{ nullable('messages') }},
         {{ nullable('instance_id') }},

@@ -38,7 +38,7 @@ with_tools as (
 
 filtered as (
 
-    -- every column an optional Parquet field (macros/selection_vars.sql, nullable)
+    -- every column an optional Parquet field (macros/export_columns.sql)
     select
         {{ nullable('messages', 'json') }},
         {{ nullable('tools', 'json') }},
