@@ -10,7 +10,8 @@ snapshot_download and upload_folder send):
 
 download (snapshot_download)
 - GET  /api/datasets/{repo}/revision/{rev}      repo_info: JSON with "id" and "sha" (the head commit)
-- GET  /api/datasets/{repo}/tree/{commit}       list_repo_tree(recursive=True): files and directories
+- GET  /api/datasets/{repo}/tree/{commit}[/{path}]  list_repo_tree: files and directories (under path;
+                                                `recursive=false`: its direct children), as datasets' load_dataset lists them
 - HEAD /datasets/{repo}/resolve/{commit}/{path} file metadata: X-Repo-Commit, ETag, Content-Length headers
 - GET  /datasets/{repo}/resolve/{commit}/{path} the bytes
 upload (create_repo, create_branch, upload_folder)
@@ -51,7 +52,7 @@ _REPO = r"(?P<repo>[^/]+/[^/]+)"
 _REV = r"(?P<rev>[^/]+)"  # percent-encoded: "refs%2Fpr%2F1"
 ROUTES = {
     ("GET", "info"): re.compile(rf"^/api/datasets/{_REPO}(?:/revision/{_REV})?$"),
-    ("GET", "tree"): re.compile(rf"^/api/datasets/{_REPO}/tree/{_REV}$"),
+    ("GET", "tree"): re.compile(rf"^/api/datasets/{_REPO}/tree/{_REV}(?:/(?P<path>.+))?$"),
     ("GET", "file"): re.compile(rf"^/datasets/{_REPO}/resolve/{_REV}/(?P<path>.+)$"),
     ("POST", "create"): re.compile(r"^/api/repos/create$"),
     ("POST", "validate"): re.compile(r"^/api/validate-yaml$"),
@@ -119,15 +120,18 @@ class FakeHub:
             return dict(self.repos[repo_id].branches[branch])
 
     @staticmethod
-    def tree(files: dict[str, bytes]) -> list[dict]:
-        folders = sorted({str(Path(p).parent) for p in files if "/" in p})
+    def tree(files: dict[str, bytes], folder: str = "", recursive: bool = True) -> list[dict]:
+        """The entries under `folder` (the root: ""), all of them or (recursive=False) its direct children."""
+        prefix = folder + "/" if folder else ""
+        folders = sorted({str(parent) for p in files for parent in Path(p).parents if str(parent) != "."})
         entries = [{"type": "directory", "oid": git_blob_id(f.encode()), "size": 0, "path": f} for f in folders]
         entries += [{"type": "file", "oid": git_blob_id(data), "size": len(data), "path": p} for p, data in sorted(files.items())]
-        return entries
+        below = [entry for entry in entries if entry["path"].startswith(prefix)]
+        return below if recursive else [entry for entry in below if "/" not in entry["path"][len(prefix) :]]
 
     # -- request handling (under self.lock); each returns (status, body, headers)
 
-    def route(self, method: str, raw_path: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+    def route(self, method: str, raw_path: str, body: bytes, query: str = "") -> tuple[int, bytes, dict[str, str]]:
         if self.refuse is not None:
             status, message = self.refuse
             return _json(status, {"error": message})
@@ -154,7 +158,7 @@ class FakeHub:
             sha = repo.heads[branch] if rev == branch else rev
             return _json(200, {"id": params["repo"], "sha": sha, "private": False, "siblings": [{"rfilename": p} for p in files]})
         if name == "tree":
-            return _json(200, self.tree(files))
+            return _json(200, self.tree(files, params.get("path", "").strip("/"), "recursive=false" not in query))
         if name == "preupload":
             wanted = json.loads(body)["files"]
             return _json(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in wanted]})
@@ -215,13 +219,13 @@ class FakeHub:
                 self.answer(send_body=True)
 
             def answer(self, send_body: bool) -> None:
-                raw_path = urlsplit(self.path).path
+                raw_path, query = urlsplit(self.path).path, urlsplit(self.path).query
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with hub.lock:
                     hub.requests.append((self.command, unquote(raw_path)))
                     hub.authorizations.append(self.headers.get("Authorization"))
                     method = "GET" if self.command == "HEAD" else self.command
-                    status, data, headers = hub.route(method, raw_path, body)
+                    status, data, headers = hub.route(method, raw_path, body, query)
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
