@@ -7,7 +7,7 @@ SHARED ?= ../shared
 # the test/benchmark support package (tests/support/sera_testkit: the synthetic row generator), not installed
 TESTKIT := PYTHONPATH=$(CURDIR)/tests/support$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: run test venv sample real subset-lite-t2 subset-verified subset-sera32b bench bench-tokens bench-profile query docs clean
+.PHONY: run test venv sample real subset-lite-t2 subset-verified subset-sera32b bench bench-tokens bench-formats bench-ray bench-profile query docs clean
 
 # Python 3.11 venv with the pinned dependencies; re-installed when pyproject.toml changes
 $(BIN)/.installed: pyproject.toml
@@ -65,6 +65,18 @@ bench: venv
 BENCH_TOKENS_BYTES ?= 5e8
 bench-tokens: venv
 	$(TESTKIT) $(BIN)/python bench/tokens.py --bytes $(BENCH_TOKENS_BYTES) --out bench/results/tokens.json
+
+## what a source format other than SERA's costs (issue "Beyond SERA"): the same trajectories in each format's
+## layout, one dbt build each (N = 300 MB of SERA rows): table + bench/results/formats.json
+BENCH_FORMATS_BYTES ?= 3e8
+bench-formats: venv
+	$(TESTKIT) $(BIN)/python bench/formats.py --bytes $(BENCH_FORMATS_BYTES) --out bench/results/formats.json
+
+## the conversion on Ray (issue 16): engine ray vs local, and Ray's local test cluster with 1 and 2 nodes, on the
+## same generated input (N = 2 GB): table + bench/results/ray.json
+BENCH_RAY_BYTES ?= 2e9
+bench-ray: venv
+	$(TESTKIT) $(BIN)/python bench/engines.py --bytes $(BENCH_RAY_BYTES) --out bench/results/ray.json
 
 ## where the conversion's time goes: cProfile of a small slice
 bench-profile: venv

@@ -28,6 +28,12 @@ seed, pool, target, per-dataset rows and bytes). When it matches the request and
 recorded sizes, nothing is rewritten. Files are written under a dot-name and renamed, and the manifest
 last, so an interrupted run is never mistaken for a complete one.
 
+BENCHMARK FILE. `write_benchmark` adds `<dest>/benchmark.parquet`, a benchmark in SWE-bench's layout for the
+overlap check (the `benchmark` var, docs/flags.md): BENCHMARK_TASKS tasks, as many as SWE-bench Verified,
+~250-word problem statements as Verified's; the first BENCHMARK_PLANTED are the problem statements of
+generated rows (so the check finds and records overlaps), the others random sequences of the same rows' words
+(same vocabulary, no 13-word run in common).
+
 Usage: PYTHONPATH=tests/support python bench/generate.py --dest bench/data/x --bytes 2e9 [--seed 20260125] [--pool 80]
        PYTHONPATH=tests/support python bench/generate.py --dest bench/data/y --rows 1000
 """
@@ -38,12 +44,17 @@ import argparse
 import hashlib
 import json
 import os
+import random
 import sys
 import time
 from functools import cache
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from sera_rectify.datasets import SERA_DATASETS
+from sera_rectify.flags import row_repository
 from sera_testkit import synthetic
 
 GENERATOR_VERSION = 2
@@ -56,6 +67,10 @@ ID_SENTINEL = "\u0000bench-instance-id\u0000"
 COPY_SENTINEL = "QQbenchcopyQQ"  # plain ASCII: no escaping at either JSON level
 PR_MARKER = "<pr_description>\n\n"
 WRITE_BUFFER = 8 * 1024 * 1024
+BENCHMARK_FILE = "benchmark.parquet"
+BENCHMARK_TASKS = 500
+BENCHMARK_PLANTED = 50
+BENCHMARK_WORDS = 250
 
 
 def dataset_file(dataset: str) -> str:
@@ -177,6 +192,7 @@ def generate(
             print(f"generate: reusing {dest} ({manifest['total_rows']} rows, {manifest['total_bytes'] / 1e6:.1f} MB)", file=sys.stderr)
         return dict(manifest, cached=True, seconds=time.perf_counter() - started)
     (dest / MANIFEST).unlink(missing_ok=True)
+    (dest / BENCHMARK_FILE).unlink(missing_ok=True)  # made from the rows: made again with them
     byte_budget = split(target_bytes, PROPORTIONS) if target_bytes is not None else {}
     row_budget = split_rows(target_rows, PROPORTIONS) if target_rows is not None else {}
     datasets = {}
@@ -196,6 +212,38 @@ def generate(
     temporary.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(temporary, dest / MANIFEST)
     return dict(manifest, cached=False, seconds=time.perf_counter() - started)
+
+
+def write_benchmark(dest: str | Path, seed: int, pool: int) -> Path:
+    """`<dest>/benchmark.parquet` (see the module docstring), from the pool rows of the first dataset;
+    written once (the same seed and pool give the same rows)."""
+    path = Path(dest) / BENCHMARK_FILE
+    if path.is_file():
+        return path
+    dataset = next(iter(PROPORTIONS))
+    rows = [synthetic.make_row(dataset, j % pool, seed, "realistic") for j in range(min(pool, BENCHMARK_PLANTED))]
+    tasks = [
+        {
+            "instance_id": f"planted__{row['instance_id']}-{index}",
+            "repo": row_repository(None, row["docker_image"]),
+            "problem_statement": row["problem_statement"],
+        }
+        for index, row in enumerate(rows)
+    ]
+    words = sorted({word for row in rows for word in row["problem_statement"].split()})
+    rng = random.Random(seed)
+    tasks += [
+        {
+            "instance_id": f"other__task-{index}",
+            "repo": f"other/repo{index % 12}",
+            "problem_statement": " ".join(rng.choices(words, k=BENCHMARK_WORDS)),
+        }
+        for index in range(BENCHMARK_TASKS - len(tasks))
+    ]
+    temporary = path.with_name("." + path.name + ".tmp")
+    pq.write_table(pa.Table.from_pylist(tasks), temporary)
+    os.replace(temporary, path)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

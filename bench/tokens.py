@@ -67,6 +67,7 @@ sys.path.insert(0, str(BENCH))  # bench/run.py and bench/generate.py, also when 
 
 import generate  # noqa: E402
 import run as bench  # noqa: E402
+from sera_rectify.render import ToolSet  # noqa: E402
 
 REPO = bench.REPO
 MIB = bench.MIB
@@ -168,7 +169,7 @@ def encode_database(db: Path, tokenizer_folder: Path, batch_rows: int) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_folder))
     load_seconds = time.perf_counter() - started
     backend = tokenizer.backend_tokenizer
-    tools = tool_schemas()  # the spec's tools: what the build counts with (= json.loads(tools_json()))
+    tools = tool_schemas()  # the spec's tools: what the build counts SERA rows with
     rows = failed = n_tokens = rendered_chars = rendered_bytes = batches = 0
     render_seconds = encode_seconds = encode_cpu_seconds = 0.0
     with duckdb.connect(str(db), read_only=True) as connection:
@@ -215,13 +216,14 @@ def encode_database(db: Path, tokenizer_folder: Path, batch_rows: int) -> dict:
 
 
 class _Recorder:
-    """Stands in for the build's ChunkCounter in output_row: keeps each row's SFT messages (list and JSON)."""
+    """Stands in for the build's ChunkCounter in output_row: keeps each row's SFT messages (list and
+    JSON) and its tools."""
 
     def __init__(self) -> None:
-        self.rows: list[tuple[list[dict], str]] = []
+        self.rows: list[tuple[list[dict], str, ToolSet]] = []
 
-    def n_tokens(self, messages: list[dict], messages_json: str) -> None:
-        self.rows.append((messages, messages_json))
+    def n_tokens(self, messages: list[dict], messages_json: str, tools: ToolSet) -> None:
+        self.rows.append((messages, messages_json, tools))
 
 
 def _timed(function, items) -> tuple[float, list]:
@@ -251,8 +253,7 @@ def profile(tokenizer_folder: Path, rows: int, seed: int, pool: int, top: int) -
 
     from sera_rectify.rows import output_row
     from sera_rectify.sources import parse_line
-    from sera_rectify.spec import tool_schemas
-    from sera_rectify.tokens import ChunkCounter, TokenizerSpec, content_key, load_counter
+    from sera_rectify.tokens import ChunkCounter, TokenizerSpec, content_key, load_counter, tool_schemas_of
 
     started = time.perf_counter()
     spec = TokenizerSpec(str(tokenizer_folder))
@@ -267,14 +268,14 @@ def profile(tokenizer_folder: Path, rows: int, seed: int, pool: int, top: int) -
             for line in handle:
                 output_row(parse_line(line), dataset, "T2", recorder)
     sft = recorder.rows
-    tokenizer, template, tools = counter.tokenizer, counter.chat_template, tool_schemas()
+    tokenizer, template, tools = counter.tokenizer, counter.chat_template, tool_schemas_of(sft[0][2])
     backend = tokenizer.backend_tokenizer
 
     profiler = cProfile.Profile()
     chunk = ChunkCounter(spec, {})
     started = time.perf_counter()
     profiler.enable()
-    counts = [chunk.n_tokens(messages, messages_json) for messages, messages_json in sft]
+    counts = [chunk.n_tokens(*row) for row in sft]
     profiler.disable()
     counted_seconds = time.perf_counter() - started
     texts_stream = io.StringIO()
@@ -292,8 +293,8 @@ def profile(tokenizer_folder: Path, rows: int, seed: int, pool: int, top: int) -
     split_only = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
     split_only.normalizer, split_only.pre_tokenizer = backend.normalizer, backend.pre_tokenizer
     seconds["pre_tokenizer_only"], _ = _timed(lambda text: len(split_only.encode(text, add_special_tokens=False).ids), texts)
-    seconds["content_key_blake2b"], keys = _timed(lambda row: content_key(row[1]), sft)
-    seconds["tool_schemas_call"], _ = _timed(lambda row: tool_schemas(), sft)
+    seconds["content_key_blake2b"], keys = _timed(lambda row: content_key(row[1], row[2]), sft)
+    seconds["tool_schemas_call"], _ = _timed(lambda row: tool_schemas_of(row[2]), sft)
     cached = ChunkCounter(spec, dict(zip(keys, counts, strict=True)))
     seconds["cached_path_per_row"], _ = _timed(lambda row: cached.n_tokens(*row), sft)
     started = time.perf_counter()

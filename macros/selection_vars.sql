@@ -6,7 +6,7 @@
     var, the value and the valid values; nothing is written.
 
     The declared values come from the sera_datasets seed (the datasets selected by the `datasets` var)
-    and from the `traj_dirs` var. -#}
+    and from the `traj_dirs` var; the flag codes of `exclude_flags` from stg_spec__flags (docs/flags.md). -#}
 
 {% macro as_list(value) %}
     {%- if value is none -%}
@@ -61,9 +61,26 @@
 {% endmacro %}
 
 
+{% macro check_traj_dirs() %}
+    {#- Each traj_dirs entry is {path: ..., format: ..., teacher: ..., scale: ..., rollout: ..., license: ...,
+        attribution: ...} with a path; the format's name is checked with the files (formats.py). -#}
+    {%- set keys = ['path', 'format', 'teacher', 'scale', 'rollout', 'license', 'attribution'] -%}
+    {%- for name, entry in (var('traj_dirs') or {}).items() -%}
+        {%- if entry is not mapping or entry.get('path') is not string -%}
+            {{ fail_var('traj_dirs', {name: entry}, 'a mapping of dataset names to {path: <folder>, ...} (docs/usage.md)') }}
+        {%- endif -%}
+        {%- for key in entry if key not in keys -%}
+            {{ fail_var('traj_dirs', {name: entry}, 'entries with the keys ' ~ keys | join(', ') ~ ' (unknown key ' ~ key ~ ')') }}
+        {%- endfor -%}
+    {%- endfor -%}
+{% endmacro %}
+
+
 {% macro check_vars() %}
-    {#- the ref outside the execute guard: dbt records the seed as a dependency of the calling model -#}
+    {#- the refs outside the execute guard: dbt records the seed and the flag codes as dependencies of
+        the calling model -#}
     {%- set seed = ref('sera_datasets') -%}
+    {%- set flag_table = ref('stg_spec__flags') -%}
     {%- if execute -%}
         {%- set seed_rows = seed_datasets() -%}
         {%- set published = seed_rows | map(attribute='dataset') | list -%}
@@ -73,11 +90,16 @@
             {%- endif -%}
         {%- endfor -%}
 
+        {{ check_traj_dirs() }}
         {%- set names = selected_dataset_names() -%}
-        {%- set selected = seed_rows | selectattr('dataset', 'in', names) | list
-            + (var('traj_dirs') or {}).values() | list -%}
-        {%- for column in ['teacher', 'scale', 'rollout'] -%}
-            {{ check_choice(column, selected | map(attribute=column) | reject('none') | unique | sort | list) }}
+        {%- set traj_dirs = (var('traj_dirs') or {}).values() | list -%}
+        {%- set selected = seed_rows | selectattr('dataset', 'in', names) | list + traj_dirs -%}
+        {#- rows of a format other than sera may name their own teacher (docs/formats.md): then the
+            teacher values are not known before the build, and a value no row has is caught by the
+            export instead (an empty export is an error that keeps the previous file) -#}
+        {%- set row_teachers = traj_dirs | rejectattr('format', 'undefined') | rejectattr('format', 'equalto', 'sera') | list -%}
+        {%- for column in ['scale', 'rollout'] + ([] if row_teachers else ['teacher']) -%}
+            {{ check_choice(column, selected | map(attribute=column) | reject('undefined') | reject('none') | unique | sort | list) }}
         {%- endfor -%}
 
         {%- set min_recall = var('min_recall') -%}
@@ -106,17 +128,59 @@
                     'a budget for a tokenizer, and the tokenizer var is not set: set tokenizer (a local folder or a Hub model id)') }}
             {%- endif -%}
         {%- endif -%}
+
+        {#- the same resolution as int_conversion_parts' engine config (_intermediate__models.yml) -#}
+        {%- set engine = var('engine') or env_var('SERA_ENGINE', '') or 'local' -%}
+        {%- if engine not in ['local', 'ray'] -%}
+            {{ fail_var('engine', engine, 'local or ray (the env SERA_ENGINE applies when the var is not given)') }}
+        {%- endif -%}
+
+        {{ check_flag_vars(flag_table) }}
     {%- endif -%}
 {% endmacro %}
 
 
+{% macro check_flag_vars(flag_table) %}
+    {#- benchmark, benchmark_split and exclude_flags (docs/flags.md). The known codes are the rows of
+        stg_spec__flags (python/sera_rectify/flags.py); a benchmark code needs the benchmark var. Whether
+        the benchmark itself can be read is stg_benchmark__instances' check, also before any work. -#}
+    {%- for name in ['benchmark', 'benchmark_split'] -%}
+        {%- if (var(name) is not none or name == 'benchmark_split') and (var(name) is not string or not var(name)) -%}
+            {{ fail_var(name, var(name), 'a local Parquet or JSON Lines file, or a Hub dataset id, e.g. princeton-nlp/SWE-bench_Verified'
+                if name == 'benchmark' else 'the split of the Hub benchmark, e.g. test') }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if load_relation(flag_table) is none -%}
+        {{ exceptions.raise_compiler_error(
+            "the model stg_spec__flags is not in " ~ target.path ~ " yet: run `dbt build`, which builds it first.") }}
+    {%- endif -%}
+    {%- set flags = run_query("select flag, needs_benchmark from " ~ flag_table ~ " order by flag_position").rows -%}
+    {%- set known = flags | map(attribute='flag') | list -%}
+    {%- set benchmark_flags = flags | selectattr('needs_benchmark') | map(attribute='flag') | list -%}
+    {%- for flag in as_list(var('exclude_flags')) -%}
+        {%- if flag not in known -%}
+            {{ fail_var('exclude_flags', flag, known | join(', ') ~ ' (docs/flags.md)') }}
+        {%- elif flag in benchmark_flags and var('benchmark') is none -%}
+            {{ fail_var('exclude_flags', flag,
+                'a code this build sets; ' ~ benchmark_flags | join(' and ')
+                ~ ' need the benchmark var, which is not set: set benchmark (a SWE-bench-layout file or Hub dataset id)') }}
+        {%- endif -%}
+    {%- endfor -%}
+{% endmacro %}
+
+
 {% macro sql_string(value) -%}
-    '{{ value | string | replace("'", "''") }}'
+    {#- A SQL string literal of value; null for none (an undeclared key of a traj_dirs entry). -#}
+    {%- if value is none -%}
+        cast(null as varchar)
+    {%- else -%}
+        '{{ value | string | replace("'", "''") }}'
+    {%- endif -%}
 {%- endmacro %}
 
 
 {% macro export_conditions() %}
-    {#- The WHERE conditions both exports apply (vars teacher, scale, rollout, min_recall, max_tokens),
+    {#- The WHERE conditions both exports apply (vars teacher, scale, rollout, min_recall, max_tokens, exclude_flags),
         as a list of SQL texts; empty when no filter var is set. A later filter is one more `if` here. -#}
     {{ check_vars() }}
     {%- set conditions = [] -%}
@@ -135,6 +199,12 @@
     {%- endif -%}
     {%- if var('max_tokens') is not none -%}
         {%- do conditions.append('n_tokens <= ' ~ var('max_tokens')) -%}
+    {%- endif -%}
+    {%- set excluded = as_list(var('exclude_flags')) -%}
+    {%- if excluded -%}
+        {%- set literals = [] -%}
+        {%- for flag in excluded -%}{%- do literals.append(sql_string(flag)) -%}{%- endfor -%}
+        {%- do conditions.append('not list_has_any(flags, [' ~ literals | join(', ') ~ '])') -%}
     {%- endif -%}
     {{ return(conditions) }}
 {% endmacro %}

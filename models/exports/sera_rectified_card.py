@@ -3,7 +3,7 @@ and with a tokenizer its picture of the token counts (token_histogram.png).
 
 Runs after both exports (it refs their manifests), so the card's configs name files that exist; the
 numbers come from the marts (dataset_summary, source_reconciliation, reject_summary, token_summary,
-token_histogram) and the build's tokenizer and filters through session SQL. Rendering is
+token_histogram, flag_summary) and the build's tokenizer and filters through session SQL. Rendering is
 sera_rectify.card's (templates/dataset_card.md.jinja), the same as `python -m sera_rectify card`.
 """
 
@@ -25,6 +25,7 @@ def model(dbt, session):
         "token_histogram": dbt.ref("token_histogram"),
         "stg_training__tokenizer": dbt.ref("stg_training__tokenizer"),
         "export_filters": dbt.ref("export_filters"),
+        "flag_summary": dbt.ref("flag_summary"),
     }
     export = export_manifest.to_arrow_table().to_pylist()[0]
     sft = sft_manifest.to_arrow_table().to_pylist()[0]

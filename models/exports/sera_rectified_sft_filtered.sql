@@ -1,7 +1,8 @@
 -- one row per trajectory of the SFT export: the rows of the main export (same filter vars, same
--- order) in OpenAI chat format, with the tool schemas as a `tools` column, the dataset and the token
--- count. `messages` and `tools` are JSON (Parquet's JSON type), which `datasets` decodes to Python
--- values with the Json features the export writes beside them (sera_rectify.sft.SFT_FEATURES)
+-- order) in OpenAI chat format, with the row's tool schemas as a `tools` column (its source's own:
+-- docs/formats.md), the dataset and the token count. `messages` and `tools` are JSON (Parquet's JSON
+-- type), which `datasets` decodes to Python values with the Json features the export writes beside
+-- them (sera_rectify.sft.SFT_FEATURES)
 
 {%- set conditions = export_conditions() %}
 
@@ -10,29 +11,6 @@ with
 converted as (
 
     select * from {{ ref('sera_rectified_sft') }}
-
-),
-
-tools as (
-
-    select * from {{ ref('stg_spec__tools') }}
-
-),
-
-tool_list as (
-
-    -- tools.json's list as json.dumps writes it: the schemas joined by ", " inside brackets
-    select '[' || string_agg(tool_schema, ', ' order by tool_position) || ']' as tools
-    from tools
-
-),
-
-with_tools as (
-
-    select
-        converted.*,
-        (select tool_list.tools from tool_list) as tools
-    from converted
 
 ),
 
@@ -50,8 +28,9 @@ filtered as (
         {{ nullable('func_path') }},
         {{ nullable('line_level_recall') }},
         {{ nullable('source_dataset') }},
-        {{ nullable('n_tokens') }}
-    from with_tools
+        {{ nullable('n_tokens') }},
+        {{ nullable('flags') }}
+    from converted
     where {{ conditions | join('\n        and ') if conditions else 'true' }}
 
 )

@@ -3,7 +3,8 @@
 The rules are in the sera_rectify package (spec/conversion.md); this model only streams the listed
 files through it, in order, and logs progress to the dbt log. Worker processes write the converted
 rows as numbered Parquet parts into the `converted_dir` folder (replaced as a whole when the
-conversion succeeds); int_trajectories_converted is the view that reads them.
+conversion succeeds); int_trajectories_converted is the view that reads them. With `engine: ray` (or
+the env SERA_ENGINE=ray) the same work runs as Ray tasks (sera_rectify.ray_engine).
 """
 
 from dbt.adapters.events.logging import AdapterLogger
@@ -20,7 +21,9 @@ def model(dbt, session):
         .order("dataset_order, source_file")
     )
     converted_dir = dbt.config.get("converted_dir")
+    engine = dbt.config.get("engine")
     parts_dir = converted_dir or beside_database(session, "_converted")
+    dbt.ref("stg_benchmark__instances")  # loaded and checked before any row is converted (docs/flags.md)
     tokenizers = dbt.ref("stg_training__tokenizer")  # its own line: dbt finds refs in plain dbt.ref() calls
     tokenizer = tokenizers.to_arrow_table().to_pylist()[0]
     tokens = (
@@ -28,4 +31,5 @@ def model(dbt, session):
         if tokenizer["tokenizer"]
         else None
     )
-    return build_parts(files.to_arrow_table().to_pylist(), parts_dir, report=AdapterLogger("sera_rectify").info, tokens=tokens)
+    report = AdapterLogger("sera_rectify").info
+    return build_parts(files.to_arrow_table().to_pylist(), parts_dir, report=report, tokens=tokens, engine=engine)

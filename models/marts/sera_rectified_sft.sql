@@ -9,6 +9,12 @@ converted as (
 
 ),
 
+flag_index as (
+
+    select * from {{ ref('int_trajectory_flags_indexed') }}
+
+),
+
 accepted as (
 
     select
@@ -24,10 +30,23 @@ accepted as (
         source_file,
         source_row,
         dataset_order,
+        source_format,
+        tools,
         n_tokens
     from converted
     where reject_reason is null
 
+),
+
+with_flags as (
+
+    -- the row's flag codes (docs/flags.md), looked up in a one-row index: a join could reorder the rows
+    select
+        accepted.*,
+        {{ flags_of('accepted', 'flag_index') }} as flags
+    from accepted
+    cross join flag_index
+
 )
 
-select * from accepted
+select * from with_flags

@@ -1,5 +1,6 @@
 -- one row per source dataset: rows counted in the files = rows converted + rows rejected, with the
--- dataset's attributes (order, Hub repository, teacher, scale, rollout) the dataset card quotes
+-- dataset's attributes (order, Hub repository, teacher, scale, rollout, format, license, attribution) the
+-- dataset card quotes
 
 with
 
@@ -70,7 +71,10 @@ reconciled as (
         datasets.hub_repo_id,
         datasets.teacher,
         datasets.scale,
-        datasets.rollout
+        datasets.rollout,
+        datasets.source_format,
+        datasets.license,
+        datasets.attribution
     from rows_read
     left join rows_out
         on rows_read.source_dataset = rows_out.source_dataset

@@ -10,7 +10,8 @@ go through the same three steps (write_build_card chains them):
 
 The sections follow the public card this project rebuilds (shared/seed/dataset-card.md); the text is the
 Jinja template templates/dataset_card.md.jinja. Every count in it comes from the build's marts
-(dataset_summary, source_reconciliation, reject_summary), none is typed in here or in the template.
+(dataset_summary, source_reconciliation, reject_summary, flag_summary, ...), none is typed in here or in
+the template.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ RELATIONS = (
     "token_histogram",
     "stg_training__tokenizer",
     "export_filters",
+    "flag_summary",
 )
 HISTOGRAM_NAME = "token_histogram.png"  # beside the card
 # dataset_summary's columns, as the card reads them
@@ -91,6 +93,7 @@ SFT_COLUMN_DOCS = COLUMN_DOCS | {
     "tools": ("json", "The tool schemas (OpenAI `tools` format), for `apply_chat_template(..., tools=...)`"),
     "source_dataset": ("string", "The source dataset of the row"),
     "n_tokens": ("int32", "Tokens of the row: `apply_chat_template(messages, tools=tools, tokenize=True)` (null without a tokenizer)"),
+    "flags": ("list<string>", "The row's flag codes, empty when clean (see Flags above)"),
 }
 TOOL_DOCS = {
     "str_replace_editor": "file viewer/editor (view, create, str_replace, insert, undo_edit)",
@@ -147,7 +150,8 @@ def card_numbers(
     sources = _records(
         connection,
         f"""
-        select source_dataset, hub_repo_id, teacher, scale, rollout, rows_read, rows_out, rows_rejected
+        select source_dataset, hub_repo_id, teacher, scale, rollout, source_format, license, attribution,
+            rows_read, rows_out, rows_rejected
         from {r["source_reconciliation"]}
         order by dataset_order
         """,
@@ -178,6 +182,14 @@ def card_numbers(
             "per_dataset": _records(connection, f"select * from {r['token_summary']} order by is_total, source_dataset"),
             "histogram": _records(connection, f"select bin_start, bin_end, n_rows from {r['token_histogram']} order by bin"),
         }
+    flag_rows = _records(
+        connection,
+        f"""
+        select flag, meaning, needs_benchmark, is_total, source_dataset, n_rows, benchmark, n_benchmark_tasks
+        from {r["flag_summary"]}
+        order by flag_position, is_total, dataset_order
+        """,
+    )
     plain = lambda rows: [{key: _plain(value) for key, value in row.items()} for row in rows]  # noqa: E731
     summary = plain(summary)
     totals = [row for row in summary if row["is_total"]]
@@ -192,6 +204,26 @@ def card_numbers(
         "total": totals[0] if totals else {"n_rows": 0},
         "rejects": plain(rejects),
         "tokens": tokens,
+        "flags": flag_table(flag_rows),
+    }
+
+
+def flag_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """flag_summary's rows (one per dataset and code, and a total per code, in card order) as the card's
+    table: one row per code with its count per dataset and in all, and the benchmark that was checked."""
+    codes: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        code = codes.setdefault(row["flag"], {key: row[key] for key in ("flag", "meaning", "needs_benchmark")} | {"counts": []})
+        if row["is_total"]:
+            code["total"] = int(row["n_rows"])
+        else:
+            code["counts"].append(int(row["n_rows"]))
+    datasets = list(dict.fromkeys(row["source_dataset"] for row in rows if not row["is_total"]))
+    return {
+        "datasets": datasets,
+        "codes": list(codes.values()),
+        "benchmark": rows[0]["benchmark"] if rows else None,
+        "n_benchmark_tasks": int(rows[0]["n_benchmark_tasks"]) if rows else 0,
     }
 
 
@@ -220,6 +252,16 @@ def source_name(source: dict[str, Any]) -> str:
     return f"[{repo}](https://huggingface.co/datasets/{repo})" if repo else f"`{source['source_dataset']}`"
 
 
+# the license of the SERA datasets (stg_sera__datasets)
+SERA_LICENSE = "ODC-By-1.0"
+
+
+def per_source_license(sources: list[dict[str, Any]]) -> bool:
+    """Whether the build holds a source that is not under SERA's license (another dataset, or one that
+    declares none): the card then names each source's license instead of one for all."""
+    return any(source.get("license") != SERA_LICENSE for source in sources)
+
+
 def yaml_header(numbers: dict[str, Any]) -> dict[str, Any]:
     """The card's metadata block: what the Hub reads for license, search facets and the viewer."""
     export_file = numbers["export_file"]
@@ -227,7 +269,8 @@ def yaml_header(numbers: dict[str, Any]) -> dict[str, Any]:
     if numbers.get("sft_file"):
         configs.append({"config_name": "sft", "data_files": [{"split": "train", "path": numbers["sft_file"]}]})
     header = {
-        "license": "odc-by",
+        # one license for the Hub's facet; a build that mixes sources lists each in the card's License section
+        "license": "other" if per_source_license(numbers["sources"]) else "odc-by",
         "language": ["en"],
         "pretty_name": TITLE,
         "task_categories": ["text-generation"],
@@ -283,6 +326,8 @@ def card_context(numbers: dict[str, Any]) -> dict[str, Any]:
         "sft_rows": numbers.get("sft_rows"),
         "subset": bool(numbers.get("filters")) or numbers["export_rows"] != total_rows,
         "sources": sources,
+        "other_sources": [s for s in sources if s.get("source_format", "sera") != "sera"],
+        "per_source_license": per_source_license(sources),
         "rows_read": rows_read,
         "rows_out": rows_out,
         "rows_rejected": sum(int(s["rows_rejected"] or 0) for s in sources),
@@ -297,6 +342,7 @@ def card_context(numbers: dict[str, Any]) -> dict[str, Any]:
         "n_reasoning_templates": len(reasoning_templates()),
         "tokens": numbers.get("tokens"),
         "histogram_file": HISTOGRAM_NAME,
+        "flags": numbers["flags"],
     }
 
 

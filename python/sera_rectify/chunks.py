@@ -9,8 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from .sources import SourceError, SourceFile, is_plain_jsonl, iter_line_ends, iter_lines, iter_parquet_rows, read_bytes, read_line_range
+from .sources import (
+    SourceError,
+    SourceFile,
+    is_plain_jsonl,
+    iter_line_ends,
+    iter_lines,
+    iter_parquet_rows,
+    json_rows,
+    read_bytes,
+    read_line_range,
+)
 
 CHUNK_MAX_ROWS = 256
 
@@ -19,31 +30,34 @@ CHUNK_MAX_BYTES = 32 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Dataset:
-    """What every row of a dataset carries: its export order and teacher, scale, rollout (the seed)."""
+    """What every row of a dataset carries: its export order and teacher, scale, rollout (the seed or
+    the traj_dirs entry; null when not declared), and the format its rows are written in (formats.py)."""
 
     name: str
     order: int
-    teacher: str
-    scale: str
-    rollout: str
+    teacher: str | None
+    scale: str | None
+    rollout: str | None
+    source_format: str = "sera"
 
 
 @dataclass
 class Chunk:
     """Consecutive rows of one file: the byte range of a plain JSON Lines file (its worker reads the
-    lines), or the records themselves: lines of a compressed file, .traj contents, Parquet row dicts."""
+    lines), or the records themselves: lines of a compressed file, .traj contents, Parquet row dicts,
+    a .json file's items."""
 
     source: SourceFile
     dataset: Dataset
     first_row: int
-    records: list[bytes | dict] = field(default_factory=list)
+    records: list[Any] = field(default_factory=list)
     byte_range: tuple[int, int] | None = None
     n_rows: int = 0
     n_bytes: int = 0
     last_of_file: bool = False
 
 
-def chunk_records(chunk: Chunk) -> list[bytes | dict]:
+def chunk_records(chunk: Chunk) -> list[Any]:
     """A chunk's records; a byte range is read here, in the worker, and must hold the rows planned."""
     if chunk.byte_range is None:
         return chunk.records
@@ -62,11 +76,13 @@ def read_chunks(source: SourceFile, dataset: Dataset) -> Iterator[Chunk]:
     if is_plain_jsonl(source):
         yield from line_range_chunks(source, dataset)
         return
-    records: Iterable[bytes | dict]
+    records: Iterable[Any]
     if source.file_format == "jsonl":
         records = iter_lines(source.path)
     elif source.file_format == "parquet":
-        records = iter_parquet_rows(source, CHUNK_MAX_ROWS)
+        records = iter_parquet_rows(source, CHUNK_MAX_ROWS, published_columns=dataset.source_format == "sera")
+    elif source.file_format == "json":
+        records = json_rows(source)
     else:
         records = [read_bytes(source)]
     chunk = Chunk(source, dataset, 0)

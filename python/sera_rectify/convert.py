@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import jsontext, reasons
+from .reasons import Rejected
 from .render import (
     THINK_CLOSE,
     THINK_OPEN,
     ToolCall,
+    ToolSet,
     dump_messages,
     render_answer,
     render_reasoning,
@@ -25,22 +27,13 @@ from .render import (
     render_tool_call,
     render_tool_output,
     replace_lone_surrogates,
+    sera_tools,
     strip_observation_prefix,
     tool_call,
 )
-from .spec import reasoning_templates, tool_names
+from .spec import reasoning_templates
 
-SUBMIT = "submit"
 ROLES = ("system", "user", "assistant", "tool")
-
-
-class Rejected(Exception):
-    """Raised by a rule when the trajectory breaks it; carries the spec's reason code."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -95,14 +88,15 @@ class TextOnly:
 # §1 Parse
 
 
-def load_messages(raw: Any) -> list[dict]:
+def load_messages(raw: Any, column: str = "messages") -> list[dict]:
     """Decode the `messages` column into a list of message objects (§1, first bullet).
 
     The published column is a JSON string; a JSON array given directly is accepted as that list.
-    Lone surrogate escapes parse (they are replaced later, §5); NaN and Infinity do not.
+    Lone surrogate escapes parse (they are replaced later, §5); NaN and Infinity do not. `column`
+    names the source's column in the details (a format adapter reads `history` or `trajectory`).
     """
     if raw is None or raw == "":
-        raise Rejected(reasons.MESSAGES_MISSING, "messages is null or an empty string")
+        raise Rejected(reasons.MESSAGES_MISSING, f"{column} is null or an empty string")
     if isinstance(raw, str):
         text = raw
         try:
@@ -110,11 +104,11 @@ def load_messages(raw: Any) -> list[dict]:
             if object_arguments_hold_a_float(raw):
                 raw = jsontext.loads_exact(text)
         except ValueError as err:
-            raise Rejected(reasons.MESSAGES_NOT_JSON, f"messages is not valid JSON: {err}") from None
+            raise Rejected(reasons.MESSAGES_NOT_JSON, f"{column} is not valid JSON: {err}") from None
     if not isinstance(raw, list) or not all(isinstance(m, dict) for m in raw):
-        raise Rejected(reasons.MESSAGES_NOT_A_LIST, f"messages is {jsontext.json_type_name(raw)}, not an array of objects")
+        raise Rejected(reasons.MESSAGES_NOT_A_LIST, f"{column} is {jsontext.json_type_name(raw)}, not an array of objects")
     if not raw:
-        raise Rejected(reasons.MESSAGES_EMPTY, "messages is an empty list")
+        raise Rejected(reasons.MESSAGES_EMPTY, f"{column} is an empty list")
     return raw
 
 
@@ -219,10 +213,10 @@ def tool_call_of(message: dict, index: int) -> dict | None:
     return function if isinstance(function, dict) else {}
 
 
-def tool_name_of(function: dict, index: int) -> str:
-    """The called tool's name, which must be one of spec/tools.json (§2)."""
+def tool_name_of(function: dict, index: int, tools: ToolSet) -> str:
+    """The called tool's name, which must be one the source declares: spec/tools.json for SERA (§2)."""
     name = function.get("name")
-    if not isinstance(name, str) or name not in tool_names():
+    if not isinstance(name, str) or name not in tools.names:
         raise Rejected(reasons.UNKNOWN_TOOL, f"message {index} calls unknown tool {name!r}")
     return name
 
@@ -235,7 +229,7 @@ def reasoning_source(message: dict, content: str) -> str:
     return content
 
 
-def pair_steps(messages: list[dict], texts: list[str]) -> list[Step | TextOnly]:
+def pair_steps(messages: list[dict], texts: list[str], tools: ToolSet) -> list[Step | TextOnly]:
     """Walk messages 2..end pairing each tool call with the tool message right after it (§2).
 
     Pairing is by position: tool_call ids repeat in real trajectories. A call without an output is
@@ -253,10 +247,10 @@ def pair_steps(messages: list[dict], texts: list[str]) -> list[Step | TextOnly]:
             items.append(TextOnly(index, reasoning))
             index += 1
             continue
-        name = tool_name_of(function, index)
+        name = tool_name_of(function, index, tools)
         arguments = parse_tool_arguments(function.get("arguments"), index)
         has_output = index + 1 < len(messages) and messages[index + 1]["role"] == "tool"
-        if not has_output and not (name == SUBMIT and only_text_only_after(messages, index)):
+        if not has_output and not (name in tools.submit_names and only_text_only_after(messages, index)):
             raise Rejected(reasons.MISSING_TOOL_OUTPUT, f"message {index} calls {name!r} but no tool output follows")
         items.append(Step(index, reasoning, name, arguments, texts[index + 1] if has_output else None))
         index += 2 if has_output else 1
@@ -272,16 +266,16 @@ def only_text_only_after(messages: list[dict], index: int) -> bool:
 # §3 Submit
 
 
-def trailing_submit_run_start(steps: list[Step]) -> int:
+def trailing_submit_run_start(steps: list[Step], submit_names: frozenset[str]) -> int:
     """Index (in `steps`) of the first step of the trailing run of submits (§3).
 
     No trailing submit means the agent never finished (e.g. "Exit due to cost limit").
     """
-    if not steps or steps[-1].name != SUBMIT:
+    if not steps or steps[-1].name not in submit_names:
         where = f"the last tool call (message {steps[-1].index}) is {steps[-1].name!r}" if steps else "there is no tool call"
         raise Rejected(reasons.NOT_SUBMITTED, f"no trailing submit: {where}")
     start = len(steps) - 1
-    while start > 0 and steps[start - 1].name == SUBMIT:
+    while start > 0 and steps[start - 1].name in submit_names:
         start -= 1
     return start
 
@@ -365,24 +359,27 @@ def fill_empty_reasoning(reasoning: str, dataset: str, instance_id: str | None, 
 # The whole row
 
 
-def convert_trajectory(raw_messages: Any, *, dataset: str, instance_id: str | None, rollout_patch: str | None) -> Converted | Reject:
-    """Apply §1-§5 to one source trajectory; return the converted row or the first rule it breaks."""
+def convert_trajectory(
+    raw_messages: Any, *, dataset: str, instance_id: str | None, rollout_patch: str | None, tools: ToolSet | None = None
+) -> Converted | Reject:
+    """Apply §1-§5 to one source trajectory; return the converted row or the first rule it breaks.
+    `tools` are the source's tools (formats.py); SERA's spec/tools.json by default."""
     try:
-        return _convert(raw_messages, dataset, instance_id, rollout_patch)
+        return _convert(raw_messages, dataset, instance_id, rollout_patch, tools or sera_tools())
     except Rejected as rejected:
         return Reject(rejected.reason, rejected.detail)
 
 
-def _convert(raw_messages: Any, dataset: str, instance_id: str | None, rollout_patch: str | None) -> Converted:
+def _convert(raw_messages: Any, dataset: str, instance_id: str | None, rollout_patch: str | None, tools: ToolSet) -> Converted:
     messages = load_messages(raw_messages)
     roles = check_roles(messages)
     texts = [flatten_content(m.get("content"), index) for index, m in enumerate(messages)]
     check_preamble(roles)
-    steps, trailing_texts = fold_text_only_messages(pair_steps(messages, texts))
-    run_start = trailing_submit_run_start(steps)
+    steps, trailing_texts = fold_text_only_messages(pair_steps(messages, texts, tools))
+    run_start = trailing_submit_run_start(steps, tools.submit_names)
     kept, answer_step = steps[:run_start], steps[run_start]
 
-    system = render_system(texts[0])
+    system = render_system(texts[0], tools)
     out = [{"role": "system", "content": system}, {"role": "user", "content": texts[1]}]
     untagged: list[str | ToolCall] = [texts[0], texts[1]]
     n_filled = 0

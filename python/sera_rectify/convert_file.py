@@ -6,7 +6,8 @@ rows (`--row N`), or a `.json` file holding one row object or a JSON list of the
 object with a `history` key and no `messages` key is read as a trajectory.
 
 The row goes through exactly what `dbt build` runs: `sources.traj_record` / `sources.parse_line`, then
-`rows.output_row`. Nothing here re-implements a rule; this module only reads and formats.
+`rows.output_row` with the row's source format (`--format`, else detected by `formats.detect_format` and
+reported on stderr). Nothing here re-implements a rule; this module only reads and formats.
 
 A reject is an answer (exit 0). A file that cannot be read or parsed at all is an error on stderr (exit 2).
 """
@@ -22,7 +23,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from . import jsontext
+from . import formats, jsontext
 from .datasets import DATASET_NAMES, SERA_DATASETS
 from .rows import output_row
 from .sources import (
@@ -84,6 +85,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument(
+        "--format",
+        choices=formats.FORMATS,
+        default=None,
+        help="the row's source format (docs/formats.md); default: detected from the row, and said on stderr",
+    )
+    parser.add_argument(
         "--full", action="store_true", help=f"print every message in full (default: contents cut at {PREVIEW_CHARS} characters)"
     )
     parser.add_argument(
@@ -112,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     except RecursionError:  # the JSON / YAML parsers recurse per nesting level
         print(f"error: {args.file}: nested too deeply to parse. Check that it is a trajectory or a file of rows.", file=sys.stderr)
         return EXIT_BAD_INPUT
-    result = output_row_of(loaded)
+    source_format = args.format or detected_format(loaded)
+    result = output_row_of(loaded, source_format)
     text = format_json(result) if args.json else format_report(loaded, result, full=args.full)
     try:
         sys.stdout.write(text)
@@ -248,11 +256,21 @@ def pick_row(value: Any, index: int, path: Path) -> dict:
 # Converting and formatting (pure)
 
 
-def output_row_of(loaded: Loaded) -> dict[str, Any]:
+def detected_format(loaded: Loaded) -> str:
+    """The row's format as detect_format sees it, said on stderr (stdout stays the answer)."""
+    if isinstance(loaded.record, LineReject):
+        return formats.SERA
+    source_format, why = formats.detect_format(loaded.record)
+    print(f"format: {source_format} (detected: {why}; choose with --format)", file=sys.stderr)
+    return source_format
+
+
+def output_row_of(loaded: Loaded, source_format: str = formats.SERA) -> dict[str, Any]:
     """The pipeline's output row for it: converted, or with reject_reason and reject_detail."""
     if isinstance(loaded.record, LineReject):
-        return {"instance_id": None, "reject_reason": loaded.record.reason, "reject_detail": loaded.record.detail}
-    return output_row(loaded.record, loaded.dataset, rollout_of(loaded.dataset))
+        record = loaded.record
+        return {"instance_id": None, "source_format": source_format, "reject_reason": record.reason, "reject_detail": record.detail}
+    return output_row(loaded.record, loaded.dataset, rollout_of(loaded.dataset), None, source_format)
 
 
 def format_json(result: dict[str, Any]) -> str:
@@ -276,8 +294,12 @@ def header_lines(loaded: Loaded, result: dict[str, Any]) -> list[str]:
     lines = [
         f"file: {loaded.where}",
         f"dataset: {loaded.dataset} ({rollout})",
+        f"format: {result.get('source_format')}",
         f"instance_id: {result.get('instance_id')}",
     ]
+    for key in ("teacher", "resolved", "exit_status"):
+        if result.get(key) is not None:
+            lines.append(f"{key}: {result[key]}")
     if "reject_reason" in result:
         return lines
     lines += [
@@ -287,6 +309,8 @@ def header_lines(loaded: Loaded, result: dict[str, Any]) -> list[str]:
         f"folded text-only messages: {result['n_folded_texts']}",
         f"filled reasonings: {result['n_filled_reasoning']}",
         f"replaced lone surrogates: {result['n_replaced_chars']}",
+        f"dropped nudges: {result['n_dropped_nudges']}",
+        f"dropped format-error replies: {result['n_dropped_format_errors']}",
     ]
     if rollout == "T2":
         recall = result["line_level_recall"]

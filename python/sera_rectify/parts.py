@@ -1,10 +1,11 @@
 """The conversion into Parquet parts, for the dbt model int_conversion_parts.
 
-The main process plans chunks (chunks.py); worker processes (workers.py) convert each chunk row by row
-(rows.py) and write it as one numbered Parquet part; only a small summary comes back. At no point is a
-whole dataset in Python memory. The converted text never passes through the main process or DuckDB's
-own storage: DuckDB reads the parts (in part-number order = source order) through the view
-int_trajectories_converted. The folder of parts is replaced as a whole when the conversion succeeds.
+The main process plans chunks (chunks.py); worker processes (workers.py), or Ray tasks with the engine
+ray (ray_engine.py), convert each chunk row by row (rows.py) and write it as one numbered Parquet part;
+only a small summary comes back. At no point is a whole dataset in Python memory. The converted text
+never passes through the main process or DuckDB's own storage: DuckDB reads the parts (in part-number
+order = source order) through the view int_trajectories_converted. The folder of parts is replaced as
+a whole when the conversion succeeds.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import pyarrow.parquet as pq
 
 from .atomic import replaced_directory
 from .chunks import Chunk, Dataset, chunk_records, read_chunks
+from .ray_engine import ray_ordered_map
 from .rows import CONVERTED_SCHEMA, output_row, parse_record
 from .sources import LineReject, SourceError, SourceFile, check_columns
 from .tokens import ChunkCounter, TokenSettings, known_counts, write_cache
@@ -35,9 +38,19 @@ PART_COMPRESSION = "lz4"
 
 PART_GLOB = "part-*.parquet"
 
-# dictionary encoding pays for the short repeated columns only: on `messages` it costs much of the
-# write time and saves nothing (docs/benchmark.md)
-PART_DICTIONARY_COLUMNS = ["source_dataset", "source_file", "teacher", "scale", "rollout", "reject_reason"]
+# dictionary encoding pays for the repeated columns only: on `messages` it costs much of the write time
+# and saves nothing (docs/benchmark.md); `tools` is one long text repeated by every row of a source
+PART_DICTIONARY_COLUMNS = [
+    "source_dataset",
+    "source_file",
+    "teacher",
+    "scale",
+    "rollout",
+    "source_format",
+    "tools",
+    "exit_status",
+    "reject_reason",
+]
 
 PARTS_SCHEMA = pa.schema(
     [
@@ -140,13 +153,13 @@ def chunk_batch(chunk: Chunk, tokens: ChunkCounter | None = None) -> tuple[pa.Re
         else:
             keys.update(parsed)
             n_objects += 1
-            row = output_row(parsed, chunk.dataset.name, chunk.dataset.rollout, tokens)
+            row = output_row(parsed, chunk.dataset.name, chunk.dataset.rollout, tokens, chunk.dataset.source_format)
         row.update(
             source_dataset=chunk.dataset.name,
             source_file=chunk.source.source_file,
             source_row=chunk.first_row + offset,
             dataset_order=chunk.dataset.order,
-            teacher=chunk.dataset.teacher,
+            teacher=row.get("teacher") or chunk.dataset.teacher,
             scale=chunk.dataset.scale,
             rollout=chunk.dataset.rollout,
         )
@@ -190,48 +203,59 @@ def part_tasks(files: list[tuple[SourceFile, Dataset]], parts_dir: str, tokens: 
             number += 1
 
 
+def written_parts(tasks: Iterator[PartTask], workers: int, engine: str) -> Iterator[tuple[PartTask, PartWritten]]:
+    """write_part over the tasks, results in task order: on `workers` forked processes (engine local) or
+    as Ray tasks (engine ray: the cluster at RAY_ADDRESS, else a Ray of `workers` CPUs on this machine)."""
+    if engine == "ray":
+        return ray_ordered_map(write_part, tasks, workers)
+    return ordered_map(write_part, tasks, workers)
+
+
 def write_parts(
     files: list[tuple[SourceFile, Dataset]],
     parts_dir: str,
     workers: int,
     progress: Progress | None = None,
     tokens: TokenSettings | None = None,
+    engine: str = "local",
 ) -> tuple[list[dict[str, Any]], dict[bytes, int]]:
     """Convert the files in order into numbered parts in parts_dir; return one manifest row per part,
     and the token counts the workers added to the cache.
 
-    Checks each JSON Lines file's columns at its end (a column missing from a whole file fails the
-    build). A file without rows still gets an empty part, so the parts list every file.
+    Checks each SERA JSON Lines file's columns at its end (a column missing from a whole file fails the
+    build). A file without rows still gets an empty part, so the parts list every file. The workers (and
+    a Ray started for the conversion) stop as soon as the loop does, also when a check fails.
     """
     manifest = []
     new_token_counts: dict[bytes, int] = {}
     keys: set[str] = set()
     n_objects = 0
-    for task, written in ordered_map(write_part, part_tasks(files, parts_dir, tokens), workers):
-        chunk = task.chunk
-        if progress:
-            progress.add(written)
-        keys |= written.keys
-        n_objects += written.n_objects
-        new_token_counts |= written.new_token_counts
-        if chunk.last_of_file:
-            if chunk.source.file_format == "jsonl" and n_objects:
-                check_columns(chunk.source, keys)
-            keys, n_objects = set(), 0
-        manifest.append(
-            {
-                "part_number": task.part_number,
-                "part_path": task.part_path,
-                "source_dataset": chunk.dataset.name,
-                "source_file": chunk.source.source_file,
-                "first_source_row": chunk.first_row,
-                "n_rows": written.n_rows,
-                "n_rejected": written.n_rejected,
-                "source_bytes": written.source_bytes,
-                "part_bytes": written.part_bytes,
-                "n_token_failures": written.n_token_failures,
-            }
-        )
+    with closing(written_parts(part_tasks(files, parts_dir, tokens), workers, engine)) as parts:
+        for task, written in parts:
+            chunk = task.chunk
+            if progress:
+                progress.add(written)
+            keys |= written.keys
+            n_objects += written.n_objects
+            new_token_counts |= written.new_token_counts
+            if chunk.last_of_file:
+                if chunk.source.file_format == "jsonl" and chunk.dataset.source_format == "sera" and n_objects:
+                    check_columns(chunk.source, keys)
+                keys, n_objects = set(), 0
+            manifest.append(
+                {
+                    "part_number": task.part_number,
+                    "part_path": task.part_path,
+                    "source_dataset": chunk.dataset.name,
+                    "source_file": chunk.source.source_file,
+                    "first_source_row": chunk.first_row,
+                    "n_rows": written.n_rows,
+                    "n_rejected": written.n_rejected,
+                    "source_bytes": written.source_bytes,
+                    "part_bytes": written.part_bytes,
+                    "n_token_failures": written.n_token_failures,
+                }
+            )
     if progress:
         progress.report("done: " + progress.summary())
         if tokens:
@@ -245,15 +269,17 @@ def build_parts(
     workers: int | None = None,
     report: Callable[[str], None] | None = None,
     tokens: TokenSettings | None = None,
+    engine: str = "local",
 ) -> pa.Table:
     """Convert the listed files (rows of stg_sera__source_files joined with their dataset, in order)
     into Parquet parts that replace parts_dir as a whole; return the parts manifest (PARTS_SCHEMA).
     `report` receives a progress line now and then. With `tokens`, every converted row gets n_tokens,
-    and the counts made are added to the token cache when the conversion succeeds."""
+    and the counts made are added to the token cache when the conversion succeeds. `engine` (local or
+    ray, checked by the macro check_vars) runs the chunks on forked worker processes or as Ray tasks: same parts."""
     files = [
         (
             SourceFile(row["source_dataset"], row["source_file"], row["file_path"], row["file_format"]),
-            Dataset(row["source_dataset"], row["dataset_order"], row["teacher"], row["scale"], row["rollout"]),
+            Dataset(row["source_dataset"], row["dataset_order"], row["teacher"], row["scale"], row["rollout"], row["source_format"]),
         )
         for row in file_rows
     ]
@@ -261,7 +287,7 @@ def build_parts(
     target = Path(parts_dir).resolve()
     check_parts_dir(target)
     with replaced_directory(target) as temporary:
-        manifest, new_token_counts = write_parts(files, str(temporary), workers or default_workers(), progress, tokens)
+        manifest, new_token_counts = write_parts(files, str(temporary), workers or default_workers(), progress, tokens, engine)
     if tokens and new_token_counts:
         write_cache(Path(tokens.cache_file), known_counts(tokens.cache_file, tokens.cache_version) | new_token_counts)
     for row in manifest:

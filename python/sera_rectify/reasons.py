@@ -2,8 +2,20 @@
 
 Every reject the pipeline writes carries one of these codes. `MEANINGS` says where each rule is
 specified and what it means; the dbt model stg_spec__reject_reasons serves that table to SQL (the
-reject test and the card read it there). Adding a reason is one edit here: a constant and its meaning.
+reject test and the card read it there). Adding a reason is one edit here: a constant and its meaning. A rule that finds a problem raises
+`Rejected` with one of them; the converter turns it into a reject row, so no caller sees an exception
+for bad data.
 """
+
+
+class Rejected(Exception):
+    """Raised by a rule when the trajectory breaks it; carries the reason code and a human detail."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
 
 # sources.md, "Bad lines and bad files": checked before every conversion rule.
 LINE_NOT_UTF8 = "line_not_utf8"
@@ -28,6 +40,9 @@ MALFORMED_TOOL_ARGUMENTS = "malformed_tool_arguments"
 MISSING_TOOL_OUTPUT = "missing_tool_output"
 ORPHAN_TOOL_OUTPUT = "orphan_tool_output"
 
+# docs/formats.md: a format whose tools come from the source (not SERA's spec/tools.json)
+TOOLS_NOT_DECLARED = "tools_not_declared"
+
 # conversion.md §3 Submit
 NOT_SUBMITTED = "not_submitted"
 
@@ -51,5 +66,6 @@ MEANINGS: dict[str, tuple[str, str]] = {
     MISSING_TOOL_OUTPUT: ("conversion.md §2", "a tool call not followed by a tool message (other than a final submit)"),
     ORPHAN_TOOL_OUTPUT: ("conversion.md §2", "a tool message that does not directly follow an assistant tool call"),
     NOT_SUBMITTED: ("conversion.md §3", "the last tool call is not a submit (e.g. \"Exit due to cost limit\")"),
+    TOOLS_NOT_DECLARED: ("docs/formats.md", "the source declares no readable tool list (tools column, command docs, function list)"),
 }
 REJECT_REASONS: tuple[str, ...] = tuple(MEANINGS)

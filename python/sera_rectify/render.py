@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 
 from . import jsontext
 from .spec import system_prompt_template, tool_schemas
@@ -17,6 +18,7 @@ from .spec import system_prompt_template, tool_schemas
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 OBSERVATION_PREFIX = "OBSERVATION:\n"
+SUBMIT = "submit"
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -28,20 +30,44 @@ class ToolCall:
     arguments_json: str
 
 
-def tools_json() -> str:
-    """tools.json's list as embedded in the system message (§5)."""
-    return json.dumps(tool_schemas(), ensure_ascii=False)
+@dataclass(frozen=True)
+class ToolSet:
+    """The tools a source declares (docs/formats.md): their OpenAI schemas, rendered into the system
+    message (§5) and the SFT `tools` column as `schemas_json`; the names a call may use (§2); the names
+    that end the run (§3's submit); each tool's parameter schemas (for typing text-written arguments)."""
+
+    schemas_json: str
+    names: frozenset[str]
+    submit_names: frozenset[str]
+    parameters: dict[str, dict] = field(compare=False, repr=False)
 
 
-def render_system(source_system: str) -> str:
-    """The system message: the template with plain string replacement, not str.format (§5)."""
-    return system_prompt_template().replace("{tools_json}", tools_json()).replace("{source_system}", source_system)
+def tool_set(schemas: list[dict], submit_names: frozenset[str]) -> ToolSet:
+    """A ToolSet from OpenAI tool schemas ({"type": "function", "function": {"name", ...}}), written as
+    json.dumps writes them (§5: tools.json's list as embedded in the system message)."""
+    names = frozenset(schema["function"]["name"] for schema in schemas)
+    parameters = {schema["function"]["name"]: schema["function"].get("parameters") or {} for schema in schemas}
+    return ToolSet(json.dumps(schemas, ensure_ascii=False), names, submit_names, parameters)
 
 
-def source_system_of(system: str) -> str | None:
+@cache
+def sera_tools() -> ToolSet:
+    """spec/tools.json: SERA's three tools, ended by submit."""
+    return tool_set(tool_schemas(), frozenset({SUBMIT}))
+
+
+def render_system(source_system: str, tools: ToolSet | None = None) -> str:
+    """The system message: the template with plain string replacement, not str.format (§5), with the
+    source's tools (SERA's by default)."""
+    schemas_json = (tools or sera_tools()).schemas_json
+    return system_prompt_template().replace("{tools_json}", schemas_json).replace("{source_system}", source_system)
+
+
+def source_system_of(system: str, tools: ToolSet | None = None) -> str | None:
     """The source's own system text inside a rendered system message (render_system read backwards), or
     None when `system` is not one. The SFT rows carry it alone: their template adds tools and protocol."""
-    before, _, after = system_prompt_template().replace("{tools_json}", tools_json()).partition("{source_system}")
+    schemas_json = (tools or sera_tools()).schemas_json
+    before, _, after = system_prompt_template().replace("{tools_json}", schemas_json).partition("{source_system}")
     if len(system) < len(before) + len(after) or not system.startswith(before) or not system.endswith(after):
         return None
     return system[len(before) : len(system) - len(after)]

@@ -17,8 +17,8 @@ rectified row onto that shape. It only re-labels what the converter wrote: no te
 
 The pure functions work on one row at a time (`sft_messages_of_json`). The conversion's worker processes
 run it on every converted row while its text is in memory (rows.output_row, column `sft_messages`,
-where the row's tokens are counted too); the mart sera_rectified_sft reads it from there, and the view
-sera_rectified_sft_filtered adds the `tools` column from stg_spec__tools for the SFT export. That file
+where the row's tokens are counted too); the mart sera_rectified_sft reads it from there, and
+the view sera_rectified_sft_filtered exports it with the row's `tools` (its source's own). That file
 stores `messages` and `tools` as JSON with the `datasets` features of SFT_FEATURES, so
 `datasets.load_dataset` gives them back as Python lists a trainer's chat template takes as they are.
 """
@@ -44,8 +44,8 @@ TAGS = {
 
 METADATA_COLUMNS = tuple(name for name in EXPORT_COLUMNS if name != "messages")
 # the SFT export's columns: OpenAI `messages`, the tool schemas, the main export's metadata, the
-# dataset and the row's token count (null without a tokenizer)
-SFT_COLUMNS = ("messages", "tools", *METADATA_COLUMNS, "source_dataset", "n_tokens")
+# dataset, the row's token count (null without a tokenizer) and its flag codes (flags.py)
+SFT_COLUMNS = ("messages", "tools", *METADATA_COLUMNS, "source_dataset", "n_tokens", "flags")
 # the `datasets` features of the SFT export (Parquet key-value metadata `huggingface`): `Json` for the
 # two JSON columns, so load_dataset returns each value exactly as written (a nested Arrow type would
 # unify the tool schemas' keys and fill them with nulls)
@@ -56,6 +56,7 @@ SFT_FEATURES = {
     "line_level_recall": {"dtype": "float64", "_type": "Value"},
     "source_dataset": {"dtype": "string", "_type": "Value"},
     "n_tokens": {"dtype": "int32", "_type": "Value"},
+    "flags": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "List"},
 }
 
 
@@ -119,13 +120,13 @@ def parse_tool_call(call_text: str, position: int) -> render.ToolCall:
     return render.ToolCall(call["name"], jsontext.dumps_object(call["arguments"]))
 
 
-def untagged_texts(messages: list[Any]) -> list[str | render.ToolCall]:
+def untagged_texts(messages: list[Any], tools: render.ToolSet | None = None) -> list[str | render.ToolCall]:
     """A rectified message list (system, user, reasoning, (tool_call, tool_output, reasoning)*,
     answer: conversion.md §6) as its contents without tags, tool calls as ToolCall; raises
-    NotRectified on any other sequence."""
+    NotRectified on any other sequence. `tools`: those its system message embeds (SERA's by default)."""
     if len(messages) < 4:
         raise NotRectified(f"{len(messages)} messages: a rectified row has at least 4")
-    source_system = render.source_system_of(preamble_text(messages[0], "system", 0))
+    source_system = render.source_system_of(preamble_text(messages[0], "system", 0), tools)
     if source_system is None:
         raise NotRectified("message 0: the system message is not the rendered system prompt (spec/system-prompt.txt)")
     texts: list[str | render.ToolCall] = [source_system, preamble_text(messages[1], "user", 1)]
@@ -176,26 +177,27 @@ def dump_sft_messages(messages: list[dict[str, Any]]) -> str:
     return orjson.dumps(messages).decode("utf-8")
 
 
-def sft_messages_of_json(messages_json: str) -> str:
-    """One row's `messages` column (rectified JSON) to the SFT `messages` column (OpenAI JSON)."""
+def sft_messages_of_json(messages_json: str, tools: render.ToolSet | None = None) -> str:
+    """One row's `messages` column (rectified JSON, written with `tools`: SERA's by default) to the SFT
+    `messages` column (OpenAI JSON)."""
     try:
         messages = orjson.loads(messages_json)
     except orjson.JSONDecodeError as err:
         raise NotRectified(f"messages is not JSON: {err}") from None
     if not isinstance(messages, list):
         raise NotRectified(f"messages is a JSON {type(messages).__name__}, not a list")
-    return dump_sft_messages(to_openai_messages(untagged_texts(messages)))
+    return dump_sft_messages(to_openai_messages(untagged_texts(messages, tools)))
 
 
-def sft_messages_of(converted: convert.Converted) -> list[dict[str, Any]]:
+def sft_messages_of(converted: convert.Converted, tools: render.ToolSet | None = None) -> list[dict[str, Any]]:
     """The SFT messages of a converted row, from the converter's untagged texts instead of parsing the
-    row again (the conversion's workers call this on every row).
+    row again (the conversion's workers call this on every row); `tools` are the row's (SERA's by default).
 
     A row whose texts held a lone surrogate has it replaced by U+FFFD in `messages` (conversion.md §5),
     and orjson cannot write one: that rare row is built from `messages`, so both exports agree.
     """
     if converted.n_replaced_chars:
-        return to_openai_messages(untagged_texts(orjson.loads(converted.messages)))
+        return to_openai_messages(untagged_texts(orjson.loads(converted.messages), tools))
     return to_openai_messages(converted.texts)
 
 

@@ -23,6 +23,7 @@ import yaml
 import zstandard
 
 from . import reasons
+from .formats import FORMATS
 from .jsontext import json_type_name, loads, loads_allowing_surrogates
 from .workers import default_workers, ordered_map
 
@@ -30,6 +31,7 @@ JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
 PARQUET_SUFFIXES = (".parquet",)
 TRAJ_SUFFIXES = (".traj",)
 TRAJ_YAML_SUFFIXES = (".yaml", ".yml")
+JSON_SUFFIXES = (".json",)
 SERA_KIND = "sera"
 TRAJ_KIND = "traj"
 COLUMNS = (
@@ -79,12 +81,16 @@ class LineReject:
 
 
 def file_format_of(name: str, kind: str = SERA_KIND) -> str | None:
-    """The format of a data file of a SERA dataset ('jsonl', 'parquet') or of a SWE-agent trajectory
-    folder ('traj', 'traj_yaml'); None for any other file (README, notes, ...)."""
+    """The container of a data file: a SERA dataset's 'jsonl' or 'parquet'; a `traj_dirs` folder also
+    holds 'traj' and 'traj_yaml' trajectories and 'json' files (one row object or a list of them).
+    None for any other file (README, notes, ...)."""
     if kind == TRAJ_KIND:
         if name.endswith(TRAJ_SUFFIXES):
             return "traj"
-        return "traj_yaml" if name.endswith(TRAJ_YAML_SUFFIXES) else None
+        if name.endswith(TRAJ_YAML_SUFFIXES):
+            return "traj_yaml"
+        if name.endswith(JSON_SUFFIXES):
+            return "json"
     if name.endswith(JSONL_SUFFIXES):
         return "jsonl"
     return "parquet" if name.endswith(PARQUET_SUFFIXES) else None
@@ -116,7 +122,9 @@ def list_source_files(folder: str, dataset: str, kind: str = SERA_KIND) -> list[
             relative = f"{dataset}/{path.relative_to(root_folder).as_posix()}"
             found.append(SourceFile(dataset, relative, str(path), file_format))
     if not found:
-        expected = "*.traj or *.yaml" if kind == TRAJ_KIND else "*.jsonl, *.jsonl.gz, *.jsonl.zst or *.parquet"
+        expected = "*.jsonl, *.jsonl.gz, *.jsonl.zst or *.parquet"
+        if kind == TRAJ_KIND:
+            expected = "*.traj, *.yaml, *.json, " + expected
         raise SourceError(
             f"dataset folder {root_folder} holds no data file ({expected}, names not starting with '.'). "
             f"{missing_folder_hint(dataset, kind)}"
@@ -198,6 +206,8 @@ def count_rows(source: SourceFile) -> int:
         return parquet_file(source.path).metadata.num_rows
     if source.file_format in ("traj", "traj_yaml"):
         return 1
+    if source.file_format == "json":
+        return len(json_rows(source))
     return sum(1 for _ in iter_lines(source.path))
 
 
@@ -252,12 +262,15 @@ def parquet_file(path: str) -> pq.ParquetFile:
         raise unreadable_parquet(path, err) from None
 
 
-def iter_parquet_rows(source: SourceFile, batch_rows: int) -> Iterator[dict[str, Any]]:
-    """Rows of a Parquet source, batch by batch; its schema must hold every published column."""
+def iter_parquet_rows(source: SourceFile, batch_rows: int, published_columns: bool = True) -> Iterator[dict[str, Any]]:
+    """Rows of a Parquet source, batch by batch. A SERA file (published_columns) must hold every
+    published column and is read for those; a file of another format is read whole (its adapter
+    says what a row needs)."""
     handle = parquet_file(source.path)
-    check_columns(source, set(handle.schema_arrow.names))
+    if published_columns:
+        check_columns(source, set(handle.schema_arrow.names))
     try:
-        for batch in handle.iter_batches(batch_size=batch_rows, columns=list(COLUMNS)):
+        for batch in handle.iter_batches(batch_size=batch_rows, columns=list(COLUMNS) if published_columns else None):
             yield from batch.to_pylist()
     except (OSError, ValueError) as err:
         raise unreadable_parquet(source.path, err) from None
@@ -269,6 +282,18 @@ def read_bytes(source: SourceFile) -> bytes:
         return Path(source.path).read_bytes()
     except OSError as err:
         raise SourceError(f"cannot read {source.path}: {err}. Fix its permissions or move it out of the folder.") from None
+
+
+def json_rows(source: SourceFile) -> list[Any]:
+    """The rows of a .json file: its list's items, or the one object it holds. The file is one JSON
+    document, so it is read whole (use JSON Lines for large sets); a file that is not valid JSON is one
+    row, rejected as `line_not_json` like a bad .traj."""
+    data = read_bytes(source)
+    try:
+        value = loads(data)
+    except ValueError:
+        return [data]
+    return value if isinstance(value, list) else [value]
 
 
 def json_value_of_yaml(text: str) -> Any:
@@ -288,8 +313,8 @@ def json_value_of_yaml(text: str) -> Any:
 
 
 def traj_record(data: bytes, source: SourceFile) -> dict | LineReject:
-    """The source row a SWE-agent trajectory file stands for: `history` as messages, instance_id
-    from the file name, rollout_patch from `info.submission`, other metadata null."""
+    """The source row a SWE-agent trajectory file stands for: the file's object (its `history`, `info`,
+    `replay_config`, read by the dataset's format adapter) with instance_id from the file name."""
     if source.file_format == "traj_yaml":
         try:
             value = json_value_of_yaml(data.decode("utf-8"))
@@ -303,16 +328,16 @@ def traj_record(data: bytes, source: SourceFile) -> dict | LineReject:
         value = parse_line(data)
         if isinstance(value, LineReject):
             return LineReject(value.reason, value.detail.replace("the line", "the file"))
-    info = value.get("info")
-    name = Path(source.path).name
-    return {
-        "messages": value.get("history"),
-        "instance_id": name.rsplit(".", 1)[0],
-        "rollout_patch": info.get("submission") if isinstance(info, dict) else None,
-        "func_name": None,
-        "func_path": None,
-        "target_patch": None,
-    }
+    return {**value, "instance_id": Path(source.path).name.rsplit(".", 1)[0]}
+
+
+def check_format(dataset: str, source_format: str) -> None:
+    """A traj_dirs entry's `format` must name one of the adapters (formats.FORMATS)."""
+    if source_format not in FORMATS:
+        raise SourceError(
+            f"traj_dirs entry {dataset} has format {source_format!r}, which is not a known source format. "
+            f"Valid formats: {', '.join(FORMATS)} (docs/formats.md); fix the `format:` key of the entry."
+        )
 
 
 def source_file_manifest(datasets: list[dict[str, Any]]) -> pa.Table:
@@ -320,8 +345,11 @@ def source_file_manifest(datasets: list[dict[str, Any]]) -> pa.Table:
     (files are counted in parallel worker processes: ordered_map).
 
     `datasets` are the rows of stg_sera__datasets in dataset order (source_dataset, dataset_dir,
-    source_kind); the dbt vars that select them are checked before (macros/selection_vars.sql).
+    source_kind, source_format); the dbt vars that select them are checked before
+    (macros/selection_vars.sql), the format names here, before any file is read.
     """
+    for row in datasets:
+        check_format(row["source_dataset"], row["source_format"])
     listed = [
         (row["source_dataset"], source)
         for row in datasets

@@ -22,12 +22,6 @@ def tool_schemas() -> list[dict]:
 
 
 @cache
-def tool_names() -> frozenset[str]:
-    """Names a tool call may use (conversion.md §2: anything else is `unknown_tool`)."""
-    return frozenset(tool["function"]["name"] for tool in tool_schemas())
-
-
-@cache
 def system_prompt_template() -> str:
     """The system message template, exact bytes (no trailing newline is added)."""
     return _read("system-prompt.txt")

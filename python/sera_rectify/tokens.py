@@ -17,9 +17,10 @@ fingerprint, so a second build with another budget or filter does not tokenize a
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .atomic import atomic_file
-from .spec import tool_schemas
+from .render import ToolSet
 
 # the files AutoTokenizer reads (a model's weights are never needed to count tokens)
 TOKENIZER_FILES = (
@@ -162,13 +163,24 @@ def count_tokens(counter: TokenCounter, messages: list[dict], tools: list[dict])
     return len(encoded["input_ids"])
 
 
-def content_key(sft_messages_json: str) -> bytes:
-    """The cache key of a row: its SFT messages (the tools are the same for every row of a fingerprint)."""
-    return hashlib.blake2b(sft_messages_json.encode("utf-8"), digest_size=16).digest()
+@lru_cache(maxsize=8)
+def tool_schemas_of(tools: ToolSet) -> list[dict]:
+    """The schemas of a tool set as Python values for apply_chat_template, parsed once per tool set."""
+    return json.loads(tools.schemas_json)
+
+
+def content_key(sft_messages_json: str, tools: ToolSet) -> bytes:
+    """The cache key of a row: its tools and its SFT messages (what the chat template renders)."""
+    text = tools.schemas_json + "\n" + sft_messages_json
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+# what content_key hashes; a new layout gets new cache files instead of keys that never match
+CACHE_KEY_LAYOUT = "tools-messages"
 
 
 def cache_path(cache_dir: str | Path, fingerprint: str) -> Path:
-    return Path(cache_dir) / f"n_tokens-{fingerprint}.parquet"
+    return Path(cache_dir) / f"n_tokens-{CACHE_KEY_LAYOUT}-{fingerprint}.parquet"
 
 
 def read_cache(path: Path) -> dict[bytes, int]:
@@ -234,12 +246,12 @@ class ChunkCounter:
     n_cached: int = 0
     n_failed: int = 0
 
-    def n_tokens(self, messages: list[dict], messages_json: str) -> int | None:
-        key = content_key(messages_json)
+    def n_tokens(self, messages: list[dict], messages_json: str, tools: ToolSet) -> int | None:
+        key = content_key(messages_json, tools)
         if key in self.known:
             self.n_cached += 1
             return self.known[key]
-        n_tokens = count_tokens(load_counter(self.spec), messages, tool_schemas())
+        n_tokens = count_tokens(load_counter(self.spec), messages, tool_schemas_of(tools))
         if n_tokens is None:
             self.n_failed += 1
         else:

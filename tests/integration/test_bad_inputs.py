@@ -5,6 +5,8 @@
   go into ONE build: each case is one line of a file in the published layout, and the test looks it up by
   (source_file, source_row) in sera_rectified or sera_rectified_rejects. Nothing may be lost: every line
   written is in exactly one of the two tables, and rows_read = rows_out + rows_rejected per dataset.
+  The same sources are built once more with `engine: ray` (issue 16): the tables and the export must be
+  the local build's.
 - File-level cases (a missing or empty dataset folder, a missing column, a corrupt file, an unknown
   dataset name) each get their own build, which must fail with a message that says what is wrong, where,
   and what to do, and must leave export_path as it was.
@@ -528,6 +530,29 @@ def write_sources(sources: Path) -> dict[str, dict]:
     return written
 
 
+TABLES = {
+    "converted": "select * from sera_rectified order by dataset_order, source_file, source_row",
+    "rejects": "select * from sera_rectified_rejects order by source_dataset, source_file, source_row",
+    "reconciliation": "select * from source_reconciliation order by source_dataset",
+}
+
+
+def read_tables(workdir: Path) -> dict[str, list[dict]]:
+    """The rows of the tables the checks read (TABLES), as a build in workdir left them; a table the build
+    did not make reads as no rows."""
+    tables = {}
+    with duckdb.connect(str(workdir / "sera.duckdb"), read_only=True) as connection:
+        for name, sql in TABLES.items():
+            try:
+                cursor = connection.execute(sql)
+            except duckdb.CatalogException:
+                tables[name] = []
+                continue
+            names = [d[0] for d in cursor.description]
+            tables[name] = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    return tables
+
+
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One dbt build over every row-level case; the tables it produced, read back."""
@@ -537,29 +562,20 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> dict:
     result = dbt_build(workdir, vars={"sources_dir": str(sources), "datasets": [T1, T2]})
     # the tables are read even when the build failed (a failing data test only skips what is downstream),
     # so each case still reports on its own; test_row_level_build_succeeds reports the failure
-    with duckdb.connect(str(workdir / "sera.duckdb"), read_only=True) as connection:
-        def rows(sql: str) -> list[dict]:
-            try:
-                cursor = connection.execute(sql)
-            except duckdb.CatalogException:
-                return []
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-
-        converted = rows("select * from sera_rectified order by dataset_order, source_file, source_row")
-        rejects = rows("select * from sera_rectified_rejects")
-        reconciliation = rows("select * from source_reconciliation")
+    tables = read_tables(workdir)
+    converted = tables["converted"]
     converted_by_key = {(r["source_file"], r["source_row"]): r for r in converted}
     return {
         "workdir": workdir,
         "result": result,
         "output": bi.plain(result.stdout),
         "written": written,
+        "tables": tables,
         "converted": converted_by_key,
         "control_messages": converted_by_key[(CONTROL.source_file, source_row_of(CONTROL))]["messages"],
         "converted_order": [(r["source_file"], r["source_row"]) for r in converted],
-        "rejects": {(r["source_file"], r["source_row"]): r for r in rejects},
-        "reconciliation": {r["source_dataset"]: r for r in reconciliation},
+        "rejects": {(r["source_file"], r["source_row"]): r for r in tables["rejects"]},
+        "reconciliation": {r["source_dataset"]: r for r in tables["reconciliation"]},
     }
 
 
@@ -646,6 +662,20 @@ def test_export_passes_the_contract_validator(build: dict) -> None:
     result = subprocess.run([sys.executable, str(CHECK_OUTPUT), str(export)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
     assert result.stdout.strip().endswith(" 0 violations")
+
+
+def test_ray_engine_gives_the_same_tables_and_export(build: dict, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The same sources built once more with `engine: ray` (a Ray of 2 CPUs started by the build; issue 16):
+    every converted row, reject and count is the local build's, and the export has the same bytes."""
+    workdir = tmp_path_factory.mktemp("bad_rows_ray")
+    sources = build["workdir"] / "sources"
+    result = dbt_build(workdir, vars={"sources_dir": str(sources), "datasets": [T1, T2], "engine": "ray"}, env={"SERA_THREADS": "2"})
+    assert result.returncode == build["result"].returncode == 0, bi.plain(result.stdout)[-6000:] + result.stderr[-2000:]
+    tables = read_tables(workdir)
+    for name in TABLES:
+        assert len(tables[name]) == len(build["tables"][name]), name
+        assert tables[name] == build["tables"][name], name
+    assert bi.sha256(workdir / "output" / EXPORT_NAME) == bi.sha256(build["workdir"] / "output" / EXPORT_NAME)
 
 
 # ---------------------------------------------------------------------------------------------

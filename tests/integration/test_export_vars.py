@@ -33,6 +33,10 @@ REFUSED = {
     ),
     "unknown dataset": ({"datasets": ["Sera-4.6-Lite-T3"]}, ['var datasets = "Sera-4.6-Lite-T3" is not valid', ALL_DATASETS]),
     "allow_empty_export not a boolean": ({"allow_empty_export": "yes"}, ['var allow_empty_export = "yes" is not valid', "true or false"]),
+    "traj_dirs key typo": (
+        {"traj_dirs": {"gym": {"path": "tests/fixtures/other-formats/openhands", "fromat": "openhands"}}},
+        ["var traj_dirs = ", "entries with the keys path, format, teacher, scale, rollout, license, attribution (unknown key fromat)"],
+    ),
 }
 
 

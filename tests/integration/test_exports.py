@@ -32,6 +32,7 @@ SFT_COLUMNS = [
     "line_level_recall",
     "source_dataset",
     "n_tokens",
+    "flags",
 ]
 
 
@@ -66,10 +67,11 @@ def test_sft_export_has_the_columns_and_rows_of_the_export(build: Path) -> None:
     assert sft.column_names == SFT_COLUMNS
     assert all(field.nullable for field in sft.schema)
     assert sft.num_rows == main.num_rows > 0
-    for name in SFT_COLUMNS[2:-2]:
+    for name in SFT_COLUMNS[2:-3]:
         assert sft.column(name).to_pylist() == main.column(name).to_pylist(), name
     assert set(sft.column("source_dataset").to_pylist()) == {"Sera-4.5A-Full-T1", "Sera-4.5A-Full-T2", "Sera-4.6-Lite-T1", "Sera-4.6-Lite-T2"}
     assert sft.column("n_tokens").null_count == sft.num_rows  # no tokenizer in this build
+    assert sft.column("flags").to_pylist() == [[]] * sft.num_rows  # no sample row is flagged (docs/flags.md)
     metadata = pq.ParquetFile(build / "output" / "sera_rectified_sft.parquet").metadata
     assert {metadata.row_group(g).column(c).compression for g in range(metadata.num_row_groups) for c in range(metadata.num_columns)} == {
         "ZSTD"

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from sera_rectify.reasons import REJECT_REASONS
-from sera_rectify.spec import tool_names
+from sera_rectify.render import sera_tools
 from sera_testkit.constants import EXPORT_COLUMNS, REPO
 
 pytestmark = pytest.mark.integration
@@ -121,7 +121,7 @@ def test_tool_call_mix_counts_every_tool_call_message(built: Path) -> None:
     rows = run_query(built, "tool_call_mix")
     assert sum(row["n_calls"] for row in rows) == scalar(built, "select sum(n_tool_calls) from sera_rectified")
     tools = {row["tool"] for row in rows}
-    assert tools <= set(tool_names()) == {"bash", "str_replace_editor", "submit"}
+    assert tools <= sera_tools().names == {"bash", "str_replace_editor", "submit"}
     assert {"bash", "str_replace_editor"} <= tools
     assert all((row["editor_command"] is not None) == (row["tool"] == "str_replace_editor") for row in rows)
     assert {row["editor_command"] for row in rows if row["tool"] == "str_replace_editor"} <= {"view", "create", "str_replace", "insert", "undo_edit"}

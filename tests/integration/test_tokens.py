@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 BUDGET = 20_000
 SECOND_BUDGET = 9_000
-TOOLS = json.loads(render.tools_json())
+TOOLS = json.loads(render.sera_tools().schemas_json)
 SFT_NAME = "sera_rectified_sft.parquet"
 # a chat template that refuses the longer rows, as a template with a length check or an unsupported
 # message shape would: those rows get no count

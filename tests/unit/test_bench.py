@@ -46,6 +46,7 @@ def file_row(naive: ModuleType, dataset: str, relative: str, path: Path) -> dict
         "teacher": teacher,
         "scale": scale,
         "rollout": rollout,
+        "source_format": "sera",
         "rows_in_file": sum(1 for _ in naive.iter_lines(path)),
     }
 
@@ -275,7 +276,10 @@ def test_run_smoke_writes_a_report(tmp_path: Path) -> None:
         assert {"seconds", "mb_per_s", "rows_per_s", "peak_rss_bytes", "returncode"} <= set(measured)
         assert measured["peak_rss_bytes"] > 0
     assert size["steps"]["copy_floor"]["returncode"] == 0 and size["steps"]["naive"]["returncode"] == 0
-    assert {t["target"] for t in report["targets"]} >= {"build_vs_copy_floor", "build_vs_naive", "build_peak_rss_bytes"}
+    assert {t["target"] for t in report["targets"]} >= {"build_vs_copy_floor", "build_vs_naive", "build_peak_rss_bytes", "overlap_share_of_build"}
+    build = size["steps"]["dbt_build"]["build"]
+    assert build["overlap_check_seconds"] > 0 and 0 < size["steps"]["dbt_build"]["overlap_share_of_build"] < 1
+    assert "benchmark-overlap check:" in result.stdout
     assert "copy_floor" in result.stdout and "dbt_build" in result.stdout
 
 
@@ -328,3 +332,22 @@ def test_tokens_smoke_writes_a_report(tmp_path: Path) -> None:
     assert steps["tokenizer_cached"]["n_tokens_log"].startswith(f"n_tokens: 0 rows counted with the tokenizer, {rows} from the cache")
     assert report["tokenizer"]["vocab_reached"] == 2000
     assert "encode_batch" in result.stdout and "n_tokens sum: " in result.stdout
+
+
+def test_the_format_benchmark_rewrites_the_same_trajectories_into_each_format(sera_rows: list[dict]) -> None:
+    """bench/formats.py compares formats on the same trajectories: each layout of a real SERA row must
+    convert with its format into the same steps (tool names and count) as the row itself."""
+    formats_bench = load_bench("formats")
+    from sera_rectify.rows import output_row
+
+    for row in sera_rows:
+        reference = output_row(row, SERA_ROWS_DATASET, "T1")
+        names = [json.loads(m["content"][len("<tool_call>") : -len("</tool_call>")])["name"] for m in json.loads(reference["messages"]) if m["role"] == "tool_call"]
+        for source_format, layout in formats_bench.LAYOUTS.items():
+            converted = output_row(json.loads(json.dumps(layout(row))), SERA_ROWS_DATASET, "T1", None, source_format)
+            assert "reject_reason" not in converted, (source_format, converted.get("reject_detail"))
+            assert converted["n_tool_calls"] == reference["n_tool_calls"], source_format
+            if source_format != "swe-agent-text":  # text actions are all bash calls
+                calls = [json.loads(m["content"][len("<tool_call>") : -len("</tool_call>")])["name"] for m in json.loads(converted["messages"]) if m["role"] == "tool_call"]
+                renamed = {"submit": "finish"} if source_format == "openhands" else {}
+                assert calls == [renamed.get(name, name) for name in names], source_format

@@ -57,6 +57,9 @@ def published_numbers(**changes) -> dict:
                 "teacher": t,
                 "scale": s,
                 "rollout": r,
+                "source_format": "sera",
+                "license": "ODC-By-1.0",
+                "attribution": "Allen Institute for AI (SERA, Open Coding Agents)",
                 "rows_read": read,
                 "rows_out": out,
                 "rows_rejected": read - out,
@@ -71,6 +74,21 @@ def published_numbers(**changes) -> dict:
         ],
         "total": summary_row(None, None, None, 211360, recall=0.7901),
         "rejects": [{"reason": "missing_tool_output", "n_rows": 3, "meaning": "an assistant tool call not followed by a tool message"}],
+        "flags": {
+            "datasets": [d for d, *_ in PUBLISHED],
+            "codes": [
+                {
+                    "flag": "benchmark_text",
+                    "meaning": "shares a 13-word sequence",
+                    "needs_benchmark": True,
+                    "counts": [0, 0, 2, 1],
+                    "total": 3,
+                },
+                {"flag": "duplicate", "meaning": "a later copy", "needs_benchmark": False, "counts": [12, 0, 0, 0], "total": 12},
+            ],
+            "benchmark": "princeton-nlp/SWE-bench_Verified",
+            "n_benchmark_tasks": 500,
+        },
     }
     return numbers | changes
 
@@ -92,6 +110,33 @@ def test_header_is_hub_metadata() -> None:
         {"config_name": "sft", "data_files": [{"split": "train", "path": "sera_rectified_sft.parquet"}]},
     ]
     assert {"code", "agent", "tool-use"} <= set(header["tags"])
+
+
+def test_a_mixed_build_names_every_source_with_its_format_and_license() -> None:
+    numbers = published_numbers()
+    other = {
+        "source_dataset": "nebius",
+        "hub_repo_id": None,
+        "teacher": None,
+        "scale": None,
+        "rollout": None,
+        "source_format": "swe-agent-text",
+        "license": "CC-BY-4.0",
+        "attribution": "Nebius",
+        "rows_read": 5,
+        "rows_out": 5,
+        "rows_rejected": 0,
+    }
+    unlicensed = dict(other, source_dataset="runs", source_format="openhands", license=None, attribution=None)
+    numbers["sources"] = [*numbers["sources"], other, unlicensed]
+    header, body = split_card(card.render_card(numbers))
+    assert header["license"] == "other"
+    assert "| `nebius` | 5 | 5 | 0 | from the rows | — | — | swe-agent-text | CC-BY-4.0 |" in body
+    assert "- `nebius`: **CC-BY-4.0** — Nebius" in body
+    assert "- `runs`: **license not declared: check the source before use**" in body
+    assert "`swe-agent-text`, `openhands` format adapters" in body
+    _, sera_only = split_card(card.render_card(published_numbers()))
+    assert "Format | License" not in sera_only and "Open Data Commons Attribution License" in sera_only
 
 
 def test_the_numbers_appear() -> None:
@@ -176,9 +221,11 @@ def small_db() -> duckdb.DuckDBPyConnection:
     connection.execute(
         """
         create table source_reconciliation as select * from (values
-            ('my_runs', 1, 2::hugeint, 2, 0, 5, null, 'GLM-4.6', 'lite', 'T1'),
-            ('Sera-4.6-Lite-T2', 1, 5::hugeint, 3, 2, 4, 'allenai/Sera-4.6-Lite-T2', 'GLM-4.6', 'lite', 'T2')
-        ) as t(source_dataset, n_files, rows_read, rows_out, rows_rejected, dataset_order, hub_repo_id, teacher, scale, rollout);
+            ('my_runs', 1, 2::hugeint, 2, 0, 5, null, 'GLM-4.6', 'lite', 'T1', 'sera', null, null),
+            ('Sera-4.6-Lite-T2', 1, 5::hugeint, 3, 2, 4, 'allenai/Sera-4.6-Lite-T2', 'GLM-4.6', 'lite', 'T2', 'sera', 'ODC-By-1.0',
+             'Allen Institute for AI (SERA, Open Coding Agents)')
+        ) as t(source_dataset, n_files, rows_read, rows_out, rows_rejected, dataset_order, hub_repo_id, teacher, scale, rollout,
+               source_format, license, attribution);
         create table reject_summary as select * from (values
             ('not_submitted', 2, 'the last tool call is not a submit')
         ) as t(reason, n_rows, meaning);
@@ -189,6 +236,15 @@ def small_db() -> duckdb.DuckDBPyConnection:
         ) as t(teacher, scale, rollout, is_total, n_rows, min_messages, avg_messages, max_messages,
                min_tool_calls, avg_tool_calls, max_tool_calls, avg_line_level_recall);
         create table export_filters as select cast(null as varchar) as filters, cast(null as integer) as max_tokens;
+        create table flag_summary as select * from (values
+            (null, null, 'duplicate', 2, false, 'a later copy', true, 1::bigint),
+            ('Sera-4.6-Lite-T2', 4, 'duplicate', 2, false, 'a later copy', false, 1::bigint),
+            ('my_runs', 5, 'duplicate', 2, false, 'a later copy', false, 0::bigint),
+            ('my_runs', 5, 'benchmark_repo', 0, true, 'a benchmark repository', false, 0::bigint),
+            (null, null, 'benchmark_repo', 0, true, 'a benchmark repository', true, 0::bigint),
+            ('Sera-4.6-Lite-T2', 4, 'benchmark_repo', 0, true, 'a benchmark repository', false, 0::bigint)
+        ) as t(source_dataset, dataset_order, flag, flag_position, needs_benchmark, meaning, is_total, n_rows),
+        (select cast(null as varchar) as benchmark, 0::bigint as n_benchmark_tasks);
         """
     )
     create_token_tables(connection, tokenizer=None)
@@ -247,6 +303,31 @@ def test_card_numbers_read_the_tables(small_db: duckdb.DuckDBPyConnection, tmp_p
     assert header["source_datasets"] == ["allenai/Sera-4.6-Lite-T2"]
     assert "| `my_runs` | 2 | 2 | 0 | GLM-4.6 | lite | T1 |" in body
     assert "Trajectories range from 7 to 13 turns (avg 9.4), with 1–3 tool calls per row (avg 1.8)." in body
+    assert numbers["flags"] == {
+        "datasets": ["Sera-4.6-Lite-T2", "my_runs"],  # dataset order; codes in flag order
+        "codes": [
+            {"flag": "benchmark_repo", "meaning": "a benchmark repository", "needs_benchmark": True, "counts": [0, 0], "total": 0},
+            {"flag": "duplicate", "meaning": "a later copy", "needs_benchmark": False, "counts": [1, 0], "total": 1},
+        ],
+        "benchmark": None,
+        "n_benchmark_tasks": 0,
+    }
+    assert markdown_rows(body, "## Flags") == [
+        "| Flag | `Sera-4.6-Lite-T2` | `my_runs` | All | Meaning |",
+        "|---|---|---|---|---|",
+        "| `benchmark_repo` | — | — | — | a benchmark repository |",
+        "| `duplicate` | 1 | 0 | 1 | a later copy |",
+    ]
+    assert "No benchmark was given, so `benchmark_repo` and `benchmark_text` were not checked (—)." in body
+
+
+def test_the_flag_counts_of_a_build_with_a_benchmark() -> None:
+    _, body = split_card(card.render_card(published_numbers()))
+    assert markdown_rows(body, "## Flags")[2:] == [
+        "| `benchmark_text` | 0 | 0 | 2 | 1 | 3 | shares a 13-word sequence |",
+        "| `duplicate` | 12 | 0 | 0 | 0 | 12 | a later copy |",
+    ]
+    assert "Benchmark overlap was checked against `princeton-nlp/SWE-bench_Verified` (500 tasks)" in body
 
 
 SECTIONS = [
@@ -262,6 +343,7 @@ SECTIONS = [
     "### Trajectory statistics",
     "## Tools",
     "## Conversion Details",
+    "## Flags",
     "## Filtering Guide",
     "## Usage",
     "## License",
@@ -311,7 +393,7 @@ def test_template_renders_every_section_of_a_filtered_card_with_rejects() -> Non
 def test_template_without_sft_or_rejects_drops_those_parts() -> None:
     _, body = split_card(card.render_card(published_numbers(sft_file=None, sft_rows=None, rejects=[])))
     assert headings(body) == [s for s in SECTIONS if "SFT" not in s]
-    assert "\n\nNo source row was rejected.\n\n## Filtering Guide" in body
+    assert "\n\nNo source row was rejected.\n\n## Flags" in body
     assert "Subset" not in body and "| `sft` |" not in body
 
 
@@ -364,7 +446,9 @@ def test_card_of_a_build_with_a_tokenizer_and_a_budget(small_db: duckdb.DuckDBPy
 
 
 def test_card_without_a_tokenizer_has_no_token_section_and_no_picture(small_db: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
-    manifest = card.write_build_card(small_db, {name: name for name in card.RELATIONS}, export_path=str(tmp_path / "x.parquet"), export_rows=5)
+    manifest = card.write_build_card(
+        small_db, {name: name for name in card.RELATIONS}, export_path=str(tmp_path / "x.parquet"), export_rows=5
+    )
     _, body = split_card(Path(manifest["card_path"]).read_text(encoding="utf-8"))
     assert "## Tokens" not in headings(body)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["README.md"]

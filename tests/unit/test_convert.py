@@ -19,6 +19,7 @@ from sera_rectify import convert as C
 from sera_rectify import reasons, sources
 from sera_rectify import render as R
 from sera_rectify.convert import Converted, Reject, Rejected, Step, TextOnly, convert_trajectory
+from sera_rectify.render import sera_tools
 from sera_testkit.constants import COST_LIMIT_EXIT, EMPTY_OUTPUT, OBSERVATION, PACKAGE_SPEC_DIR, SERA_SYSTEM, SHARED_DIR
 from sera_testkit.constants import SERA_ROWS_DATASET as DATASET
 
@@ -162,7 +163,8 @@ def test_reject_reason_is_hit(case: Case, H: Any) -> None:
 
 def test_every_reject_reason_is_hit_by_the_suite() -> None:
     assert len(set(reasons.REJECT_REASONS)) == len(reasons.REJECT_REASONS)
-    assert {case.reason for case in REJECT_CASES} == set(reasons.REJECT_REASONS)
+    # tools_not_declared is a format adapter's reason, hit in test_formats.py (a SERA row's tools are spec/tools.json)
+    assert {case.reason for case in REJECT_CASES} == set(reasons.REJECT_REASONS) - {reasons.TOOLS_NOT_DECLARED}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,7 +401,7 @@ def test_pair_steps_by_position_with_reused_ids(H: Any) -> None:
         H.submit("four", call_id="call_same"),
     )
     messages[3]["tool_call_ids"] = ["call_other"]
-    items = C.pair_steps(messages, _texts(messages))
+    items = C.pair_steps(messages, _texts(messages), sera_tools())
     assert [(s.index, s.name, s.arguments, s.output) for s in items] == [
         (2, "bash", {"command": "ls"}, OBSERVATION + "one"),
         (4, "bash", {"command": "pwd"}, OBSERVATION + "two"),
@@ -413,7 +415,7 @@ def test_pair_steps_by_position_with_reused_ids(H: Any) -> None:
 @pytest.mark.parametrize("tool_calls", [None, []])
 def test_pair_steps_text_only(tool_calls: Any, H: Any) -> None:
     messages = H.history(H.text_only("<think>hmm</think>\nLet me think.", tool_calls=tool_calls), H.call(), H.submit())
-    items = C.pair_steps(messages, _texts(messages))
+    items = C.pair_steps(messages, _texts(messages), sera_tools())
     assert isinstance(items[0], TextOnly) and items[0].index == 2 and items[0].reasoning == "hmm\n\nLet me think."
     assert [type(item) for item in items] == [TextOnly, Step, Step]
 
@@ -421,12 +423,12 @@ def test_pair_steps_text_only(tool_calls: Any, H: Any) -> None:
 def test_pair_steps_text_only_without_tool_calls_key(H: Any) -> None:
     messages = H.history(H.text_only("thinking"), H.call(), H.submit())
     del messages[2]["tool_calls"]
-    assert isinstance(C.pair_steps(messages, _texts(messages))[0], TextOnly)
+    assert isinstance(C.pair_steps(messages, _texts(messages), sera_tools())[0], TextOnly)
 
 
 def test_pair_steps_final_submit_without_output(H: Any) -> None:
     messages = H.history(H.call(), H.submit(output=None))
-    items = C.pair_steps(messages, _texts(messages))
+    items = C.pair_steps(messages, _texts(messages), sera_tools())
     assert items[-1].name == "submit" and items[-1].output is None
     result = converted(messages, rollout_patch=None)
     assert contents(result, "answer") == ["<answer></answer>"]
@@ -452,7 +454,7 @@ def test_pair_steps_final_submit_without_output(H: Any) -> None:
 )
 def test_pair_steps_missing_tool_output(parts: Callable, index: int, H: Any) -> None:
     messages = H.history(*parts(H))
-    error = raises(reasons.MISSING_TOOL_OUTPUT, C.pair_steps, messages, _texts(messages))
+    error = raises(reasons.MISSING_TOOL_OUTPUT, C.pair_steps, messages, _texts(messages), sera_tools())
     assert f"message {index}" in error.detail
     rejected(messages, reasons.MISSING_TOOL_OUTPUT, index)
 
@@ -468,7 +470,7 @@ def test_pair_steps_missing_tool_output(parts: Callable, index: int, H: Any) -> 
 )
 def test_pair_steps_orphan_tool_output(parts: Callable, index: int, H: Any) -> None:
     messages = H.history(*parts(H))
-    raises(reasons.ORPHAN_TOOL_OUTPUT, C.pair_steps, messages, _texts(messages))
+    raises(reasons.ORPHAN_TOOL_OUTPUT, C.pair_steps, messages, _texts(messages), sera_tools())
     rejected(messages, reasons.ORPHAN_TOOL_OUTPUT, index)
 
 
@@ -480,7 +482,7 @@ def test_pair_steps_unknown_tool(name: Any, H: Any) -> None:
 
 def test_pair_steps_parallel_tool_calls(H: Any) -> None:
     messages = H.history(H.call(), H.call(extra_calls=2), H.submit())
-    error = raises(reasons.PARALLEL_TOOL_CALLS, C.pair_steps, messages, _texts(messages))
+    error = raises(reasons.PARALLEL_TOOL_CALLS, C.pair_steps, messages, _texts(messages), sera_tools())
     assert "message 4" in error.detail
 
 
@@ -561,12 +563,12 @@ def _steps(*names: str) -> list[Step]:
     ],
 )
 def test_trailing_submit_run_start(names: tuple[str, ...], start: int) -> None:
-    assert C.trailing_submit_run_start(_steps(*names)) == start
+    assert C.trailing_submit_run_start(_steps(*names), sera_tools().submit_names) == start
 
 
 @pytest.mark.parametrize("names", [(), ("bash",), ("submit", "bash"), ("bash", "submit", "str_replace_editor")])
 def test_trailing_submit_run_start_not_submitted(names: tuple[str, ...]) -> None:
-    error = raises(reasons.NOT_SUBMITTED, C.trailing_submit_run_start, _steps(*names))
+    error = raises(reasons.NOT_SUBMITTED, C.trailing_submit_run_start, _steps(*names), sera_tools().submit_names)
     if names:
         assert f"message {2 + 2 * (len(names) - 1)}" in error.detail
 

@@ -23,6 +23,7 @@ from sera_rectify import convert_file, reasons
 from sera_rectify.__main__ import COMMANDS, main
 from sera_rectify.rows import output_row
 from sera_rectify.sources import SourceFile, traj_record
+from sera_testkit.constants import OTHER_FORMATS_DIR
 from sera_testkit.constants import SERA_ROWS_FILE as SERA_ROWS
 from sera_testkit.constants import SWE_AGENT_DIR as SWE_AGENT
 
@@ -107,7 +108,8 @@ def pipeline_row(path: Path, dataset: str) -> dict:
 
 @pytest.mark.parametrize("name, n_messages, reason, detail", SWE_AGENT_EXPECTED)
 def test_convert_every_swe_agent_fixture(cli, name: str, n_messages: int | None, reason: str | None, detail: str | None) -> None:
-    code, out, err = cli(SWE_AGENT / name)
+    """As a traj_dirs folder of the default format reads them (--format sera; docs/formats.md for theirs)."""
+    code, out, err = cli(SWE_AGENT / name, "--format", "sera")
     assert code == 0 and err == ""
     header = header_of(out)
     assert header["file"] == str(SWE_AGENT / name)
@@ -130,7 +132,7 @@ def test_convert_every_swe_agent_fixture(cli, name: str, n_messages: int | None,
 def test_convert_every_sera_row(cli, rows: list[dict], row_index: int) -> None:
     instance_id, n_messages, n_tool_calls, trimmed, recall = SERA_EXPECTED[row_index]
     code, out, err = cli(SERA_ROWS, "--row", row_index)
-    assert code == 0 and err == ""
+    assert code == 0 and err == "format: sera (detected: `messages` is a JSON string (SERA's published layout); choose with --format)\n"
     header = header_of(out)
     assert header["file"] == f"{SERA_ROWS}, row {row_index}"
     assert header["dataset"] == "Sera-4.6-Lite-T2 (T2)"
@@ -148,7 +150,7 @@ def test_tinydb_header_and_blocks(cli, rows: list[dict]) -> None:
     code, out, _ = cli(SERA_ROWS)  # --row defaults to 0
     assert code == 0
     assert out.startswith(
-        f"file: {SERA_ROWS}, row 0\ndataset: Sera-4.6-Lite-T2 (T2)\ninstance_id: tinydb_10309\nmessages: 52\ntool calls: 16\n"
+        f"file: {SERA_ROWS}, row 0\ndataset: Sera-4.6-Lite-T2 (T2)\nformat: sera\ninstance_id: tinydb_10309\nmessages: 52\ntool calls: 16\n"
     )
     blocks = blocks_of(out)
     assert len(blocks) == 52
@@ -224,13 +226,13 @@ def test_shorten() -> None:
 
 
 def test_reject_prints_reason_and_detail(cli) -> None:
-    code, out, err = cli(SWE_AGENT / "swe-agent__pydicom__pydicom-1458.traj")
+    code, out, err = cli(SWE_AGENT / "swe-agent__pydicom__pydicom-1458.traj", "--format", "sera")
     assert (code, err) == (0, "")
     assert out.endswith("rejected: unexpected_user_message\ndetail: message 2 is a user message after the preamble\n")
 
 
 def test_reject_as_json(cli) -> None:
-    code, out, _ = cli(SWE_AGENT / "swe-agent__marshmallow-code__marshmallow-1867.traj", "--json")
+    code, out, _ = cli(SWE_AGENT / "swe-agent__marshmallow-code__marshmallow-1867.traj", "--json", "--format", "sera")
     assert code == 0
     assert json.loads(out) == {"reason": "unknown_tool", "detail": "message 4 calls unknown tool 'open'"}
 
@@ -348,3 +350,36 @@ def test_deeply_nested_file_is_a_one_line_error(cli, tmp_path: Path) -> None:
     code, out, err = cli(path)
     assert (code, out) == (2, "")
     assert err.startswith(f"error: {path}: ") and "nested too deeply" in err and err.count("\n") == 1
+
+
+OTHER_FORMATS = [
+    (OTHER_FORMATS_DIR / "swe-smith-xml" / "swe-smith-xml_rows.json", 2, "swe-smith-xml"),
+    (OTHER_FORMATS_DIR / "swe-agent-text" / "swe-agent-text_rows.json", 1, "swe-agent-text"),
+    (OTHER_FORMATS_DIR / "openhands" / "openhands_rows.json", 1, "openhands"),
+]
+
+
+@pytest.mark.parametrize(("path", "row", "source_format"), OTHER_FORMATS, ids=[f for _, _, f in OTHER_FORMATS])
+def test_other_formats_are_detected_on_stderr_and_json_stays_the_messages(cli, path: Path, row: int, source_format: str) -> None:
+    code, out, err = cli(path, "--row", row, "--json")
+    assert code == 0
+    assert err.startswith(f"format: {source_format} (detected: ")
+    record = json.loads(path.read_text())[row]
+    assert out == output_row(record, "Sera-4.6-Lite-T2", "T2", None, source_format)["messages"] + "\n"
+    code, given, err = cli(path, "--row", row, "--json", "--format", source_format)
+    assert (code, given, err) == (0, out, "")
+
+
+def test_the_format_option_reads_the_row_with_that_format(cli) -> None:
+    path = OTHER_FORMATS_DIR / "openhands" / "openhands_rows.json"
+    code, out, _ = cli(path, "--row", 1, "--format", "swe-agent", "--json")
+    assert code == 0 and json.loads(out)["reason"] == "unexpected_user_message"  # the nudges only openhands drops
+    code, out, _ = cli(path, "--row", 1)
+    header = header_of(out)
+    assert (header["format"], header["resolved"], header["dropped nudges"]) == ("openhands", "True", "2")
+
+
+def test_an_unknown_format_is_a_usage_error(cli) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli(OTHER_FORMATS_DIR / "openhands" / "openhands_rows.json", "--format", "open-hands")
+    assert exit_info.value.code == 2

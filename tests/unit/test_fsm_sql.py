@@ -15,7 +15,7 @@ import jinja2
 import pytest
 
 from sera_rectify.convert import Converted, convert_trajectory
-from sera_rectify.spec import tool_names
+from sera_rectify.render import sera_tools
 from sera_testkit.constants import REPO, SERA_ROWS_DATASET
 
 TEST_SQLS = [REPO / "tests" / "data" / name for name in ("assert_role_sequence_is_valid.sql", "assert_tool_calls_are_valid.sql")]
@@ -70,13 +70,14 @@ def render_test_sql(path: Path) -> str:
     return jinja2.Environment().from_string(path.read_text()).render(ref=lambda name: name)
 
 
-def failing_rows(messages: list[str | None]) -> dict[int, str]:
+def failing_rows(messages: list[str | None], tools: str | None = None) -> dict[int, str]:
+    """The rows the two SQL tests flag, each row declaring `tools` (SERA's tools.json by default)."""
     with duckdb.connect() as connection:
-        # stg_spec__tools as the dbt model builds it: the tool names of the packaged tools.json
-        connection.execute("create table stg_spec__tools (tool_name varchar)")
-        connection.executemany("insert into stg_spec__tools values (?)", [[name] for name in sorted(tool_names())])
-        connection.execute("create table sera_rectified (source_dataset varchar, source_file varchar, source_row bigint, messages varchar)")
-        connection.executemany("insert into sera_rectified values ('d', 'f', ?, ?)", list(enumerate(messages)))
+        connection.execute(
+            "create table sera_rectified (source_dataset varchar, source_file varchar, source_row bigint, messages varchar, tools varchar)"
+        )
+        rows = [(index, text, tools or sera_tools().schemas_json) for index, text in enumerate(messages)]
+        connection.executemany("insert into sera_rectified values ('d', 'f', ?, ?, ?)", rows)
         return {row: problem for path in TEST_SQLS for _, _, row, problem in connection.execute(render_test_sql(path)).fetchall()}
 
 
@@ -90,6 +91,14 @@ def test_each_broken_trajectory_is_flagged(case: str) -> None:
     problems = failing_rows([json.dumps(GOOD), messages])
     assert list(problems) == [1]
     assert expected in problems[1]
+
+
+def test_a_call_is_checked_against_its_own_rows_tools() -> None:
+    """A mixed build: `rm` is a tool of the second row's source (its own `tools`), not of SERA's."""
+    own_tools = json.dumps([{"type": "function", "function": {"name": "rm", "parameters": {}}}])
+    call_to_rm = with_message(3, tool_call('{"name": "rm", "arguments": {}}'))
+    assert failing_rows([call_to_rm], tools=own_tools) == {}
+    assert list(failing_rows([json.dumps(GOOD)], tools=own_tools)) == [0]  # bash is not among rm's tools
 
 
 def test_the_converter_output_on_real_rows_passes(sera_rows: list[dict]) -> None:

@@ -267,7 +267,7 @@ def test_the_smallest_row() -> None:
 def test_rows_render_through_qwen3s_chat_template(qwen3_tokenizer, real_converted: list[Converted]) -> None:
     """Qwen3's own template (through transformers) takes the rows as they are: the source system text
     then the tools block, every call and output in its tags, the last turn's reasoning and answer."""
-    tools = json.loads(render.tools_json())  # the `tools` column
+    tools = json.loads(render.sera_tools().schemas_json)  # the `tools` column
     for row in real_converted:
         messages = json.loads(sft.sft_messages_of_json(row.messages))
         text = qwen3_tokenizer.apply_chat_template(messages, tools=tools, tokenize=False)

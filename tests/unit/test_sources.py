@@ -46,6 +46,7 @@ def file_rows(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
             "teacher": "GLM-4.6",
             "scale": "lite",
             "rollout": rollout,
+            "source_format": "sera",
         }
         for f in list_source_files(str(sources / dataset), dataset)
     ]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sera_rectify import tokens
+from sera_rectify.render import sera_tools
 from sera_rectify.spec import tool_schemas
 from sera_testkit.tokenizer import make_tokenizer
 
@@ -61,7 +62,7 @@ def test_the_fingerprint_follows_the_tokenizer_files_and_the_template(folder: Pa
 
 
 def test_the_cache_round_trips(tmp_path: Path) -> None:
-    counts = {tokens.content_key("a"): 3, tokens.content_key("b"): 70_000}
+    counts = {tokens.content_key("a", sera_tools()): 3, tokens.content_key("b", sera_tools()): 70_000}
     path = tmp_path / "cache" / "n_tokens-x.parquet"
     tokens.write_cache(path, counts)
     assert tokens.read_cache(path) == counts
@@ -72,15 +73,15 @@ def test_a_build_whose_rows_are_all_cached_never_loads_the_tokenizer(folder: Pat
     spec = tokens.TokenizerSpec(str(folder))
     first = tokens.TokenSettings.prepare(spec, tmp_path)  # no cache yet: loads (checks) the tokenizer
     counter = first.chunk_counter()
-    n = counter.n_tokens(MESSAGES, "row one")
-    assert counter.new == {tokens.content_key("row one"): n} and counter.n_cached == 0
+    n = counter.n_tokens(MESSAGES, "row one", sera_tools())
+    assert counter.new == {tokens.content_key("row one", sera_tools()): n} and counter.n_cached == 0
     tokens.write_cache(Path(first.cache_file), counter.new)
 
     tokens.load_counter.cache_clear()
     monkeypatch.setattr(tokens, "load_counter", lambda spec: pytest.fail("the tokenizer was loaded"))
     second = tokens.TokenSettings.prepare(spec, tmp_path)
     cached = second.chunk_counter()
-    assert cached.n_tokens(MESSAGES, "row one") == n and cached.n_cached == 1 and not cached.new
+    assert cached.n_tokens(MESSAGES, "row one", sera_tools()) == n and cached.n_cached == 1 and not cached.new
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 -- one row per dataset to build: the SERA datasets selected by the `datasets` var (from the
--- sera_datasets seed, under sources_dir) and any SWE-agent trajectory folders of the `traj_dirs` var.
--- Every model depends on this one: the vars are checked here (macros/selection_vars.sql), before any
--- file is read.
+-- sera_datasets seed, under sources_dir) and the folders of the `traj_dirs` var (SWE-agent .traj files or
+-- rows of another source format: docs/formats.md). Every model depends on this one: the vars are checked
+-- here (macros/selection_vars.sql), before any file is read.
 
 {{ check_vars() }}
 
@@ -24,7 +24,10 @@ sera_datasets as (
         published_rows,
         hub_repo_id,
         '{{ var("sources_dir") }}/' || dataset as dataset_dir,
-        'sera' as source_kind
+        'sera' as source_kind,
+        'sera' as source_format,
+        'ODC-By-1.0' as license,
+        'Allen Institute for AI (SERA, Open Coding Agents)' as attribution
     from source
     where dataset in (
         {%- for dataset in selected_dataset_names() %}
@@ -41,15 +44,18 @@ traj_datasets as (
     {%- set traj_dirs = var('traj_dirs') or {} %}
     {%- for name, folder in traj_dirs.items() %}
     select
-        '{{ name }}' as source_dataset,
+        {{ sql_string(name) }} as source_dataset,
         {{ 100 + loop.index }} as dataset_order,
-        '{{ folder.teacher }}' as teacher,
-        '{{ folder.scale }}' as scale,
-        '{{ folder.rollout }}' as rollout,
+        {{ sql_string(folder.get('teacher')) }} as teacher,
+        {{ sql_string(folder.get('scale')) }} as scale,
+        {{ sql_string(folder.get('rollout')) }} as rollout,
         cast(null as bigint) as published_rows,
         cast(null as varchar) as hub_repo_id,
-        '{{ folder.path }}' as dataset_dir,
-        'traj' as source_kind
+        {{ sql_string(folder.get('path')) }} as dataset_dir,
+        'traj' as source_kind,
+        {{ sql_string(folder.get('format', 'sera')) }} as source_format,
+        {{ sql_string(folder.get('license')) }} as license,
+        {{ sql_string(folder.get('attribution')) }} as attribution
     {{ 'union all' if not loop.last }}
     {%- else %}
         select * from sera_datasets

@@ -25,6 +25,7 @@ __all__ = [
     "SERA_ROWS_FILE",
     "SERA_SYSTEM",
     "SHARED_DIR",
+    "OTHER_FORMATS_DIR",
     "SWE_AGENT_DIR",
     "TESTS_DIR",
 ]
@@ -33,6 +34,8 @@ REPO = Path(__file__).resolve().parents[3]  # tests/support/sera_testkit/constan
 TESTS_DIR = REPO / "tests"
 FIXTURES_DIR = TESTS_DIR / "fixtures"
 SWE_AGENT_DIR = FIXTURES_DIR / "swe-agent"
+# real rows of other scaffolds, one folder per dataset and source format (its ATTRIBUTION.md)
+OTHER_FORMATS_DIR = FIXTURES_DIR / "other-formats"
 # The three real rows of allenai/Sera-4.6-Lite-T2 (published column layout), and the dataset they come from
 SERA_ROWS_FILE = FIXTURES_DIR / "sera" / "sera-4.6-lite-t2_sample_raw.json"
 SERA_ROWS_DATASET = "Sera-4.6-Lite-T2"
