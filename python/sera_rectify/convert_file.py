@@ -112,7 +112,7 @@ def non_negative_int(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        loaded = load(Path(args.file), row=args.row, dataset=args.dataset)
+        loaded = load(Path(args.file), row=args.row, dataset=args.dataset, source_format=args.format)
     except InputError as err:
         print(f"error: {one_line(str(err))}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -161,8 +161,10 @@ def rollout_of(dataset: str) -> str:
     return known.get(dataset, "T2" if dataset.upper().endswith("T2") else "T1")
 
 
-def load(path: Path, *, row: int | None, dataset: str | None) -> Loaded:
-    """Read FILE and pick the row: a reject from a bad line is data, an unreadable file an InputError."""
+def load(path: Path, *, row: int | None, dataset: str | None, source_format: str | None = None) -> Loaded:
+    """Read FILE and pick the row: a reject from a bad line is data, an unreadable file an InputError.
+    A Parquet file is read for SERA's published columns (and must have them) when the format is sera,
+    whole otherwise (another format's columns; or none given yet: detection needs them all)."""
     kind = input_kind(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file (or not a regular file). Check the path.")
@@ -172,7 +174,7 @@ def load(path: Path, *, row: int | None, dataset: str | None) -> Loaded:
     if kind == "jsonl":
         return Loaded(parse_line(nth_line(path, index)), name, where)
     if kind == "parquet":
-        return Loaded(nth_parquet_row(path, index, name), name, where)
+        return Loaded(nth_parquet_row(path, index, name, published_columns=source_format == formats.SERA), name, where)
     data = read_file(path)
     if kind == "json":
         value = json_value(data, path)
@@ -216,9 +218,9 @@ def nth_line(path: Path, index: int) -> bytes:
     )
 
 
-def nth_parquet_row(path: Path, index: int, dataset: str) -> dict:
+def nth_parquet_row(path: Path, index: int, dataset: str, *, published_columns: bool) -> dict:
     try:
-        rows = iter_parquet_rows(SourceFile(dataset, path.name, str(path), "parquet"), 256)
+        rows = iter_parquet_rows(SourceFile(dataset, path.name, str(path), "parquet"), 256, published_columns)
         record = next(islice(rows, index, None), None)
     except SourceError as err:
         raise InputError(str(err)) from None

@@ -383,3 +383,13 @@ def test_an_unknown_format_is_a_usage_error(cli) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli(OTHER_FORMATS_DIR / "openhands" / "openhands_rows.json", "--format", "open-hands")
     assert exit_info.value.code == 2
+
+
+def test_a_parquet_file_of_another_format(cli, tmp_path: Path) -> None:
+    """Parquet rows of OpenHands (nested columns, keys unified with nulls) convert as from JSON."""
+    source = OTHER_FORMATS_DIR / "openhands" / "openhands_rows.json"
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist(json.loads(source.read_text())), path)
+    code, from_parquet, err = cli(path, "--row", 1, "--json")
+    assert code == 0 and err.startswith("format: openhands (detected: ")
+    assert from_parquet == cli(source, "--row", 1, "--json", "--format", "openhands")[1]
