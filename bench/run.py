@@ -579,7 +579,7 @@ def profile(rows: int, seed: int, pool: int, top: int) -> dict:
                 "scale": "full",
                 "rollout": "T2",
                 "source_format": "sera",
-                "rows_in_file": n_rows,
+                "file_bytes": path.stat().st_size,
             }
         ]
         profiler = cProfile.Profile()

@@ -1,5 +1,5 @@
--- one row per source dataset: rows counted in the files = rows converted + rows rejected, with the
--- dataset's attributes (order, Hub repository, teacher, scale, rollout, format, license, attribution) the
+-- one row per source dataset: rows the conversion's tasks read from the files (counted as they read,
+-- per part: int_conversion_parts) = rows converted + rows rejected, with the dataset's attributes (order, Hub repository, teacher, scale, rollout, format, license, attribution) the
 -- dataset card quotes
 
 with
@@ -16,6 +16,12 @@ source_files as (
 
 ),
 
+parts as (
+
+    select * from {{ ref('int_conversion_parts') }}
+
+),
+
 converted as (
 
     select * from {{ ref('sera_rectified') }}
@@ -28,14 +34,26 @@ rejects as (
 
 ),
 
-rows_read as (
+files_listed as (
 
     select
         source_dataset,
-        count(*) as n_files,
-        cast(sum(rows_in_file) as bigint) as rows_read
+        count(*) as n_files
     from source_files
     group by source_dataset
+
+),
+
+rows_read as (
+
+    select
+        files_listed.source_dataset,
+        files_listed.n_files,
+        coalesce(cast(sum(parts.n_rows) as bigint), 0) as rows_read
+    from files_listed
+    left join parts
+        on files_listed.source_dataset = parts.source_dataset
+    group by files_listed.source_dataset, files_listed.n_files
 
 ),
 

@@ -1,21 +1,22 @@
-"""Planning the conversion's work: each source file split into chunks of consecutive rows.
+"""Planning the conversion's work from the file listing alone, and reading it in the tasks.
 
-A plain JSON Lines file is planned as byte ranges (the main process only finds where lines end; each
-worker reads its own range); a compressed file, a Parquet file or a .traj file is read here record by
-record. A chunk holds at most CHUNK_MAX_ROWS rows or about CHUNK_MAX_BYTES bytes.
+The main process only lists the files (their sizes come with the listing). A plain JSON Lines file is
+planned as byte ranges of CHUNK_MAX_BYTES by its size: each task reads its own range and aligns it to
+line starts (sources.read_line_range), so no node reads the whole file to find where lines end. A
+compressed, Parquet, .json or .traj file cannot be entered in the middle: it is one chunk, read whole by
+its task. A task writes its rows as parts of at most PART_MAX_ROWS rows or about PART_MAX_BYTES bytes,
+so its memory stays bounded whatever the size of the file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .sources import (
-    SourceError,
     SourceFile,
     is_plain_jsonl,
-    iter_line_ends,
     iter_lines,
     iter_parquet_rows,
     json_rows,
@@ -23,9 +24,11 @@ from .sources import (
     read_line_range,
 )
 
-CHUNK_MAX_ROWS = 256
-
 CHUNK_MAX_BYTES = 32 * 1024 * 1024
+
+PART_MAX_ROWS = 256
+
+PART_MAX_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -41,73 +44,58 @@ class Dataset:
     source_format: str = "sera"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Chunk:
-    """Consecutive rows of one file: the byte range of a plain JSON Lines file (its worker reads the
-    lines), or the records themselves: lines of a compressed file, .traj contents, Parquet row dicts,
-    a .json file's items."""
+    """Work planned from the listing alone: the lines of a plain JSON Lines file that start in
+    `byte_range`, or a whole file (byte_range None). last_of_file marks a file's last chunk."""
 
     source: SourceFile
     dataset: Dataset
-    first_row: int
-    records: list[Any] = field(default_factory=list)
-    byte_range: tuple[int, int] | None = None
-    n_rows: int = 0
-    n_bytes: int = 0
-    last_of_file: bool = False
+    byte_range: tuple[int, int] | None
+    last_of_file: bool
+
+    @property
+    def n_bytes(self) -> int:
+        """Source bytes the chunk stands for (for the progress line)."""
+        if self.byte_range is None:
+            return self.source.file_bytes
+        return self.byte_range[1] - self.byte_range[0]
 
 
-def chunk_records(chunk: Chunk) -> list[Any]:
-    """A chunk's records; a byte range is read here, in the worker, and must hold the rows planned."""
-    if chunk.byte_range is None:
-        return chunk.records
-    records = read_line_range(chunk.source.path, *chunk.byte_range, chunk.first_row)
-    if len(records) != chunk.n_rows:
-        raise SourceError(
-            f"{chunk.source.path} changed while it was read: bytes {chunk.byte_range[0]:,}-{chunk.byte_range[1]:,} held "
-            f"{chunk.n_rows} rows and now hold {len(records)}. Build again once the file is complete."
-        )
-    return records
+def plan_chunks(source: SourceFile, dataset: Dataset) -> list[Chunk]:
+    """A plain JSON Lines file: consecutive byte ranges of CHUNK_MAX_BYTES covering its listed size (one
+    empty range for an empty file, so every file gets a part); any other file: one chunk."""
+    if not is_plain_jsonl(source):
+        return [Chunk(source, dataset, None, True)]
+    size = source.file_bytes
+    starts = range(0, max(size, 1), CHUNK_MAX_BYTES)
+    return [Chunk(source, dataset, (start, min(start + CHUNK_MAX_BYTES, size)), start + CHUNK_MAX_BYTES >= size) for start in starts]
 
 
-def read_chunks(source: SourceFile, dataset: Dataset) -> Iterator[Chunk]:
-    """Split one file into chunks of at most CHUNK_MAX_ROWS rows or about CHUNK_MAX_BYTES bytes; the
-    last one (empty only for a file without rows) is marked last_of_file."""
-    if is_plain_jsonl(source):
-        yield from line_range_chunks(source, dataset)
-        return
-    records: Iterable[Any]
+def chunk_records(chunk: Chunk) -> Iterable[Any]:
+    """A chunk's records, read in its task: lines (bytes) of a JSON Lines file, Parquet row dicts, a
+    .json file's items, or a .traj / .yaml file's bytes."""
+    source = chunk.source
+    if chunk.byte_range is not None:
+        return read_line_range(source, *chunk.byte_range)
     if source.file_format == "jsonl":
-        records = iter_lines(source.path)
-    elif source.file_format == "parquet":
-        records = iter_parquet_rows(source, CHUNK_MAX_ROWS, published_columns=dataset.source_format == "sera")
-    elif source.file_format == "json":
-        records = json_rows(source)
-    else:
-        records = [read_bytes(source)]
-    chunk = Chunk(source, dataset, 0)
+        return iter_lines(source.path)
+    if source.file_format == "parquet":
+        return iter_parquet_rows(source, PART_MAX_ROWS, published_columns=chunk.dataset.source_format == "sera")
+    if source.file_format == "json":
+        return json_rows(source)
+    return [read_bytes(source)]
+
+
+def part_groups(records: Iterable[Any]) -> Iterator[list[Any]]:
+    """Consecutive records in groups of at most PART_MAX_ROWS rows or about PART_MAX_BYTES bytes, each
+    written as one part; at least one group (empty for a chunk without rows)."""
+    group: list[Any] = []
+    n_bytes = 0
     for record in records:
-        if chunk.n_rows >= CHUNK_MAX_ROWS or chunk.n_bytes >= CHUNK_MAX_BYTES:
-            yield chunk
-            chunk = Chunk(source, dataset, chunk.first_row + chunk.n_rows)
-        chunk.records.append(record)
-        chunk.n_rows += 1
-        chunk.n_bytes += len(record) if isinstance(record, bytes) else 0
-    chunk.last_of_file = True
-    yield chunk
-
-
-def line_range_chunks(source: SourceFile, dataset: Dataset) -> Iterator[Chunk]:
-    """read_chunks for a plain JSON Lines file: byte ranges ending after a non-blank line."""
-    start = 0
-    chunk = Chunk(source, dataset, 0, byte_range=(0, 0))
-    for end in iter_line_ends(source.path):
-        if chunk.n_rows >= CHUNK_MAX_ROWS or chunk.n_bytes >= CHUNK_MAX_BYTES:
-            yield chunk
-            start = chunk.byte_range[1]
-            chunk = Chunk(source, dataset, chunk.first_row + chunk.n_rows, byte_range=(start, start))
-        chunk.byte_range = (start, end)
-        chunk.n_rows += 1
-        chunk.n_bytes = end - start
-    chunk.last_of_file = True
-    yield chunk
+        if len(group) >= PART_MAX_ROWS or n_bytes >= PART_MAX_BYTES:
+            yield group
+            group, n_bytes = [], 0
+        group.append(record)
+        n_bytes += len(record) if isinstance(record, bytes) else 0
+    yield group

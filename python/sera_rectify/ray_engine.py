@@ -1,13 +1,15 @@
-"""The conversion on Ray (the `engine: ray` var): the same write_part tasks as the fork pool, run as Ray tasks.
+"""The conversion on Ray (the `engine: ray` var): the same write_chunk tasks as the fork pool, run as Ray tasks.
 
 Ray is connected to the cluster at RAY_ADDRESS, or started here on this machine when it is not set. Each
-planned chunk is one Ray task running parts.write_part, so the parts, their numbers (= source order) and
+planned chunk is one Ray task running parts.write_chunk, so the parts, their numbers (= source order) and
 everything downstream are the same as with `engine: local`. Results are consumed in input order with a
 bounded window of tasks in flight, as workers.ordered_map does. Ray retries a task whose worker died;
 an exception raised by the function (a bad file) is not retried and surfaces as itself.
 
-The paths in the tasks (the sources, the parts folder, the tokenizer folder and the token cache) must be
-reachable by every node through its file system: object storage is not supported yet (issue 16).
+The paths in the tasks must be reachable by every node: the sources and the parts folder as object
+storage URIs (s3://..., storage.py) or on a file system every node mounts; the tokenizer (a Hub id each
+node loads, or a folder at the same path on every node) and the token cache, which the tasks only read
+(docs/storage.md).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import yaml
 import zstandard
@@ -25,7 +26,7 @@ import zstandard
 from . import reasons
 from .formats import FORMATS
 from .jsontext import json_type_name, loads, loads_allowing_surrogates
-from .workers import default_workers, ordered_map
+from .storage import filesystem_of, is_remote, uri_of
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
 PARQUET_SUFFIXES = (".parquet",)
@@ -46,6 +47,9 @@ COLUMNS = (
 )
 READ_BUFFER_BYTES = 16 * 1024 * 1024
 
+# a line that runs past the end of its byte range is read on in blocks of this size to its newline
+LINE_TAIL_BYTES = 4 * 1024 * 1024
+
 SOURCE_FILES_SCHEMA = pa.schema(
     [
         ("source_dataset", pa.string()),
@@ -53,7 +57,6 @@ SOURCE_FILES_SCHEMA = pa.schema(
         ("file_path", pa.string()),
         ("file_format", pa.string()),
         ("file_bytes", pa.int64()),
-        ("rows_in_file", pa.int64()),
     ]
 )
 
@@ -64,12 +67,14 @@ class SourceError(Exception):
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One data file of one dataset; `source_file` is its path relative to sources_dir."""
+    """One data file of one dataset; `source_file` is its path relative to sources_dir, `path` a local
+    path or an object storage URI, `file_bytes` its size when it was listed."""
 
     dataset: str
     source_file: str
     path: str
     file_format: str
+    file_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -106,8 +111,23 @@ def missing_folder_hint(dataset: str, kind: str) -> str:
 
 
 def list_source_files(folder: str, dataset: str, kind: str = SERA_KIND) -> list[SourceFile]:
-    """The dataset's data files at any depth of its folder, in sorted path order; dot-names skipped,
-    symlinks followed (spec/sources.md). source_file is "<dataset>/<path inside the folder>"."""
+    """The dataset's data files at any depth of its folder (a local folder or an object storage
+    prefix), in sorted path order, with their sizes; dot-names skipped, symlinks followed
+    (spec/sources.md). source_file is "<dataset>/<path inside the folder>"."""
+    found = list_remote_files(folder, dataset, kind) if is_remote(folder) else list_local_files(folder, dataset, kind)
+    if not found:
+        expected = "*.jsonl, *.jsonl.gz, *.jsonl.zst or *.parquet"
+        if kind == TRAJ_KIND:
+            expected = "*.traj, *.yaml, *.json, " + expected
+        raise SourceError(
+            f"dataset folder {folder} holds no data file ({expected}, names not starting with '.'). "
+            f"{missing_folder_hint(dataset, kind)}"
+        )
+    return sorted(found, key=lambda f: f.source_file)
+
+
+def list_local_files(folder: str, dataset: str, kind: str) -> list[SourceFile]:
+    """list_source_files on the local file system (os.walk follows symlinks; pyarrow's selector does not)."""
     root_folder = Path(folder)
     if not root_folder.is_dir():
         raise SourceError(f"dataset folder {root_folder} is missing. {missing_folder_hint(dataset, kind)}")
@@ -120,20 +140,43 @@ def list_source_files(folder: str, dataset: str, kind: str = SERA_KIND) -> list[
                 continue
             path = Path(root) / name
             relative = f"{dataset}/{path.relative_to(root_folder).as_posix()}"
-            found.append(SourceFile(dataset, relative, str(path), file_format))
-    if not found:
-        expected = "*.jsonl, *.jsonl.gz, *.jsonl.zst or *.parquet"
-        if kind == TRAJ_KIND:
-            expected = "*.traj, *.yaml, *.json, " + expected
-        raise SourceError(
-            f"dataset folder {root_folder} holds no data file ({expected}, names not starting with '.'). "
-            f"{missing_folder_hint(dataset, kind)}"
-        )
-    return sorted(found, key=lambda f: f.source_file)
+            found.append(SourceFile(dataset, relative, str(path), file_format, path.stat().st_size))
+    return found
+
+
+def list_remote_files(folder: str, dataset: str, kind: str) -> list[SourceFile]:
+    """list_source_files on object storage: one recursive listing of the prefix, sizes included."""
+    filesystem, prefix = filesystem_of(folder)
+    try:
+        infos = filesystem.get_file_info(pafs.FileSelector(prefix, recursive=True, allow_not_found=True))
+    except OSError as err:
+        raise SourceError(f"cannot list dataset folder {folder}: {err}. Check the URI and the storage credentials.") from None
+    if not infos:
+        raise SourceError(f"dataset folder {folder} is missing. {missing_folder_hint(dataset, kind)}")
+    found = []
+    for info in infos:
+        relative = info.path[len(prefix) :].lstrip("/")
+        file_format = file_format_of(info.base_name, kind)
+        if info.type != pafs.FileType.File or file_format is None or any(part.startswith(".") for part in relative.split("/")):
+            continue
+        found.append(SourceFile(dataset, f"{dataset}/{relative}", uri_of(folder, info.path), file_format, info.size))
+    return found
+
+
+def open_random_access(path: str) -> IO[bytes]:
+    """A seekable binary handle on a local file or an object (ranged reads on object storage)."""
+    if not is_remote(path):
+        return open(path, "rb", buffering=READ_BUFFER_BYTES)
+    filesystem, inner = filesystem_of(path)
+    return filesystem.open_input_file(inner)
 
 
 def open_binary(path: str) -> IO[bytes]:
-    """The file's bytes, decompressed for .gz and .zst."""
+    """The file's bytes, decompressed for .gz and .zst (on object storage: pyarrow's stream, which
+    decompresses by the name's extension)."""
+    if is_remote(path):
+        filesystem, inner = filesystem_of(path)
+        return io.BufferedReader(filesystem.open_input_stream(inner, compression="detect"), READ_BUFFER_BYTES)
     if path.endswith(".gz"):
         return gzip.open(path, "rb")
     raw = open(path, "rb", buffering=READ_BUFFER_BYTES)
@@ -172,43 +215,42 @@ def is_plain_jsonl(source: SourceFile) -> bool:
     return source.file_format == "jsonl" and not source.path.endswith((".gz", ".zst"))
 
 
-def iter_line_ends(path: str) -> Iterator[int]:
-    """For a plain JSON Lines file: the byte offset just after each non-blank line, in order. The
-    conversion's main process plans its chunks with these; each worker then reads its own byte
-    range (read_line_range), so no line travels through a pipe."""
-    rows = offset = 0
-    try:
-        with open(path, "rb", buffering=READ_BUFFER_BYTES) as handle:
-            for line in handle:
-                offset += len(line)
-                if not is_blank(line):
-                    rows += 1
-                    yield offset
-    except OSError as err:
-        raise unreadable(path, rows, err) from None
+def file_size(handle: IO[bytes]) -> int:
+    """The size of an open file or object, from its handle (one listing is all the planning reads)."""
+    return handle.size() if hasattr(handle, "size") else os.fstat(handle.fileno()).st_size
 
 
-def read_line_range(path: str, start: int, end: int, first_row: int) -> list[bytes]:
-    """The non-blank lines in bytes [start, end) of a plain JSON Lines file, without their newline
-    (the rows first_row, first_row + 1, ... of iter_lines)."""
+def read_line_range(source: SourceFile, start: int, end: int) -> list[bytes]:
+    """The non-blank lines of a plain JSON Lines file that start in bytes [start, end), without their
+    newline. A line belongs to the range holding its first byte: a range after the first skips the
+    line that began before it, and its last line is read on past `end` to its newline. So ranges
+    planned from the file size alone, each read by its own task, give every line once, in order.
+
+    The file must still have the size it was listed with: a file that changed while it was read
+    would give lines twice or not at all.
+    """
+    begin = max(start - 1, 0)
     try:
-        with open(path, "rb") as handle:
-            handle.seek(start)
-            data = handle.read(end - start)
+        with open_random_access(source.path) as handle:
+            size = file_size(handle)
+            if size != source.file_bytes:
+                raise SourceError(
+                    f"{source.path} changed while it was read: it had {source.file_bytes:,} bytes when listed and has "
+                    f"{size:,} now. Build again once the file is complete."
+                )
+            handle.seek(begin)
+            data = handle.read(end - begin)
+            while end < size and not data.endswith(b"\n"):
+                block = handle.read(LINE_TAIL_BYTES)
+                newline = block.find(b"\n")
+                data += block if newline < 0 else block[: newline + 1]
+                if newline >= 0 or not block:
+                    break
     except OSError as err:
-        raise unreadable(path, first_row, err) from None
+        raise unreadable(source.path, 0, err) from None
+    if start > 0:
+        data = data[data.find(b"\n") + 1 :] if b"\n" in data else b""
     return [line for line in data.split(b"\n") if not is_blank(line)]
-
-
-def count_rows(source: SourceFile) -> int:
-    """Rows in a file, counted independently of the converter (for source_reconciliation)."""
-    if source.file_format == "parquet":
-        return parquet_file(source.path).metadata.num_rows
-    if source.file_format in ("traj", "traj_yaml"):
-        return 1
-    if source.file_format == "json":
-        return len(json_rows(source))
-    return sum(1 for _ in iter_lines(source.path))
 
 
 def parse_line(line: bytes) -> dict | LineReject:
@@ -257,7 +299,7 @@ def unreadable_parquet(path: str, err: Exception) -> SourceError:
 
 def parquet_file(path: str) -> pq.ParquetFile:
     try:
-        return pq.ParquetFile(path)
+        return pq.ParquetFile(open_random_access(path) if is_remote(path) else path)
     except (OSError, ValueError) as err:
         raise unreadable_parquet(path, err) from None
 
@@ -277,9 +319,10 @@ def iter_parquet_rows(source: SourceFile, batch_rows: int, published_columns: bo
 
 
 def read_bytes(source: SourceFile) -> bytes:
-    """A whole .traj file (one trajectory: one row)."""
+    """A whole .traj or .json file (one document)."""
     try:
-        return Path(source.path).read_bytes()
+        with open_random_access(source.path) as handle:
+            return handle.read()
     except OSError as err:
         raise SourceError(f"cannot read {source.path}: {err}. Fix its permissions or move it out of the folder.") from None
 
@@ -328,7 +371,7 @@ def traj_record(data: bytes, source: SourceFile) -> dict | LineReject:
         value = parse_line(data)
         if isinstance(value, LineReject):
             return LineReject(value.reason, value.detail.replace("the line", "the file"))
-    return {**value, "instance_id": Path(source.path).name.rsplit(".", 1)[0]}
+    return {**value, "instance_id": source.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]}
 
 
 def check_format(dataset: str, source_format: str) -> None:
@@ -341,30 +384,24 @@ def check_format(dataset: str, source_format: str) -> None:
 
 
 def source_file_manifest(datasets: list[dict[str, Any]]) -> pa.Table:
-    """One row per data file of the selected datasets, with its size and an independent row count
-    (files are counted in parallel worker processes: ordered_map).
+    """One row per data file of the selected datasets, with its size: a listing only, no file is read
+    here (the conversion's tasks count the rows as they read them: parts.py).
 
     `datasets` are the rows of stg_sera__datasets in dataset order (source_dataset, dataset_dir,
     source_kind, source_format); the dbt vars that select them are checked before
-    (macros/selection_vars.sql), the format names here, before any file is read.
+    (macros/selection_vars.sql), the format names here, before any file is listed.
     """
     for row in datasets:
         check_format(row["source_dataset"], row["source_format"])
-    listed = [
-        (row["source_dataset"], source)
-        for row in datasets
-        for source in list_source_files(row["dataset_dir"], row["source_dataset"], row["source_kind"])
-    ]
-    counted = ordered_map(count_rows, [source for _, source in listed], default_workers())
     rows = [
         {
-            "source_dataset": dataset,
+            "source_dataset": row["source_dataset"],
             "source_file": source.source_file,
             "file_path": source.path,
             "file_format": source.file_format,
-            "file_bytes": os.path.getsize(source.path),
-            "rows_in_file": rows_in_file,
+            "file_bytes": source.file_bytes,
         }
-        for (dataset, source), (_, rows_in_file) in zip(listed, counted, strict=True)
+        for row in datasets
+        for source in list_source_files(row["dataset_dir"], row["source_dataset"], row["source_kind"])
     ]
     return pa.Table.from_pylist(rows, schema=SOURCE_FILES_SCHEMA)

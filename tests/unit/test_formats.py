@@ -391,12 +391,12 @@ def test_a_format_reads_the_same_rows_from_every_container(tmp_path: Path, folde
                 "scale": None,
                 "rollout": None,
                 "source_format": source_format,
-                "rows_in_file": len(rows),
+                "file_bytes": source.file_bytes,
             }
             for source in list_source_files(str(tmp_path / container), "d", "traj")
         ]
-        build_parts(files, str(tmp_path / f"parts-{container}"), workers=1)
-        return read_parts(str(tmp_path / f"parts-{container}")).select(["source_row", "messages", "tools", "reject_reason"]).to_pylist()
+        manifest = build_parts(files, str(tmp_path / f"parts-{container}"), workers=1)
+        return read_parts(manifest).select(["source_row", "messages", "tools", "reject_reason"]).to_pylist()
 
     from_jsonl = built("jsonl")
     assert len(from_jsonl) == len(rows) and any(row["messages"] for row in from_jsonl)

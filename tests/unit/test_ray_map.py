@@ -24,13 +24,13 @@ import pytest
 
 from sera_rectify import chunks
 from sera_rectify.chunks import Dataset
-from sera_rectify.parts import PartTask, PartWritten, part_tasks, write_part
+from sera_rectify.parts import ChunkTask, ChunkWritten, chunk_tasks, write_chunk
 from sera_rectify.ray_engine import LOOPBACK_SETTING, EngineError, check_reachable, ray_ordered_map, ray_session
 from sera_rectify.sources import SourceError, SourceFile
 from sera_testkit.constants import SAMPLE_DIR
 
 MODULE = sys.modules[__name__]
-KILLED_PART = 1
+KILLED_CHUNK = 1
 
 
 def square_slowly(item: int) -> int:
@@ -40,7 +40,7 @@ def square_slowly(item: int) -> int:
 
 
 def fail_on_three(item: tuple[int, str]) -> int:
-    """Counts its attempts in a file, and fails for item 3 as write_part does for a bad file."""
+    """Counts its attempts in a file, and fails for item 3 as write_chunk does for a bad file."""
     number, attempts = item
     with open(attempts, "a") as handle:
         handle.write(f"{number}\n")
@@ -49,13 +49,13 @@ def fail_on_three(item: tuple[int, str]) -> int:
     return number
 
 
-def write_part_killed_once(task: PartTask) -> PartWritten:
-    """write_part, except that the first attempt at KILLED_PART records its pid (for the test to kill) and waits."""
-    marker = Path(task.part_path).with_suffix(".pid")
-    if task.part_number == KILLED_PART and not marker.exists():
+def write_chunk_killed_once(task: ChunkTask) -> ChunkWritten:
+    """write_chunk, except that the first attempt at KILLED_CHUNK records its pid (for the test to kill) and waits."""
+    marker = Path(task.parts_dir) / f"chunk-{task.chunk_number:06d}.pid"
+    if task.chunk_number == KILLED_CHUNK and not marker.exists():
         marker.write_text(str(os.getpid()))
         time.sleep(60)
-    return write_part(task)
+    return write_chunk(task)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -72,14 +72,20 @@ def loopback_ray() -> Iterator[None]:
         ray.cloudpickle.unregister_pickle_by_value(MODULE)
 
 
-def sample_tasks(parts_dir: Path) -> list[PartTask]:
-    """The part tasks of one sample file, in chunks of 8 real-shaped rows."""
+def sample_tasks(parts_dir: Path) -> list[ChunkTask]:
+    """The chunk tasks of one sample file (690 KB of real-shaped rows), in byte ranges of 100 KB."""
     dataset = "Sera-4.6-Lite-T1"
     relative = f"{dataset}/sera-4.6-lite-t1_sample.jsonl"
-    source = SourceFile(dataset, relative, str(SAMPLE_DIR / relative), "jsonl")
+    path = SAMPLE_DIR / relative
+    source = SourceFile(dataset, relative, str(path), "jsonl", path.stat().st_size)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(chunks, "CHUNK_MAX_ROWS", 8)
-        return list(part_tasks([(source, Dataset(dataset, 3, "GLM-4.6", "lite", "T1"))], str(parts_dir), None))
+        patch.setattr(chunks, "CHUNK_MAX_BYTES", 100_000)
+        return list(chunk_tasks([(source, Dataset(dataset, 3, "GLM-4.6", "lite", "T1"))], str(parts_dir), None))
+
+
+def summary(written: ChunkWritten) -> list[tuple]:
+    """What a task wrote, without the folder (the two runs write to different folders)."""
+    return [(Path(part.path).name, part.first_row, part.n_rows, part.n_rejected, part.part_bytes) for part in written.parts]
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -133,8 +139,8 @@ def test_worker_killed_mid_task_gives_the_same_parts(tmp_path: Path, monkeypatch
     """Two nodes of 1 CPU on loopback; the worker converting part 1 is SIGKILLed; Ray runs the task again."""
     local = tmp_path / "local"
     local.mkdir()
-    expected = [write_part(task) for task in sample_tasks(local)]
-    assert len(expected) > KILLED_PART + 1
+    expected = [summary(write_chunk(task)) for task in sample_tasks(local)]
+    assert len(expected) > KILLED_CHUNK + 1
     # a short fresh folder (Ray's socket paths must stay under 108 bytes); Cluster writes $RAY_TMPDIR/ray/ray_current_cluster
     ray_tmp = Path(tempfile.mkdtemp(prefix="sera-ray-test-"))
     (ray_tmp / "ray").mkdir()
@@ -148,7 +154,7 @@ def test_worker_killed_mid_task_gives_the_same_parts(tmp_path: Path, monkeypatch
         monkeypatch.setenv("RAY_ADDRESS", cluster.address)
         parts = tmp_path / "ray"
         parts.mkdir()
-        marker = parts / f"part-{KILLED_PART:06d}.pid"
+        marker = parts / f"chunk-{KILLED_CHUNK:06d}.pid"
 
         def kill_when_started() -> None:
             while not marker.exists() or not marker.read_text():
@@ -157,11 +163,11 @@ def test_worker_killed_mid_task_gives_the_same_parts(tmp_path: Path, monkeypatch
 
         killer = threading.Thread(target=kill_when_started, daemon=True)
         killer.start()
-        results = list(ray_ordered_map(write_part_killed_once, sample_tasks(parts), 2))
+        results = list(ray_ordered_map(write_chunk_killed_once, sample_tasks(parts), 2))
         killer.join(timeout=5)
     finally:
         cluster.shutdown()
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert not killer.is_alive(), "the worker converting the part was never killed"
-    assert [written for _, written in results] == expected
+    assert [summary(written) for _, written in results] == expected
     assert digests(parts) == digests(local)

@@ -14,7 +14,7 @@ import zstandard
 
 from sera_rectify import reasons
 from sera_rectify.parts import build_parts, read_parts
-from sera_rectify.sources import COLUMNS, SourceError, count_rows, list_source_files, parse_line
+from sera_rectify.sources import COLUMNS, SourceError, iter_lines, list_source_files, parse_line, read_line_range
 from sera_testkit.constants import PACKAGE_SPEC_DIR, SHARED_DIR
 
 SHARED_SPEC = SHARED_DIR / "spec"
@@ -42,6 +42,7 @@ def file_rows(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
             "source_file": f.source_file,
             "file_path": f.path,
             "file_format": f.file_format,
+            "file_bytes": f.file_bytes,
             "dataset_order": 1,
             "teacher": "GLM-4.6",
             "scale": "lite",
@@ -53,9 +54,8 @@ def file_rows(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
 
 
 def convert_folder(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
-    parts = sources / "converted"
-    build_parts(file_rows(sources, dataset, rollout), str(parts), workers=1)
-    return read_parts(str(parts)).to_pylist()
+    manifest = build_parts(file_rows(sources, dataset, rollout), str(sources / "converted"), workers=1)
+    return read_parts(manifest).to_pylist()
 
 
 def test_list_source_files_sorted_at_any_depth_skipping_dot_names_following_symlinks(tmp_path: Path) -> None:
@@ -83,13 +83,15 @@ def test_dataset_folder_without_data_file_is_an_error(tmp_path: Path) -> None:
         list_source_files(str(tmp_path / "Sera-4.5A-Full-T1"), "Sera-4.5A-Full-T1")
 
 
-def test_count_rows_skips_blank_lines_in_plain_gzip_and_zstd(tmp_path: Path) -> None:
-    text = b'{"a": 1}\n\n   \n{"a": 2}\r\n\n{"a": 3}'
+def test_blank_lines_are_not_rows_in_plain_gzip_and_zstd(tmp_path: Path) -> None:
+    row = json.dumps(a_row()).encode()
+    text = row + b"\n\n   \n" + row + b"\r\n\n" + row
     (tmp_path / "D").mkdir()
     (tmp_path / "D" / "p.jsonl").write_bytes(text)
     (tmp_path / "D" / "g.jsonl.gz").write_bytes(gzip.compress(text))
     (tmp_path / "D" / "z.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(text))
-    assert [count_rows(f) for f in list_source_files(str(tmp_path / "D"), "D")] == [3, 3, 3]
+    rows = convert_folder(tmp_path, "D")
+    assert [(r["source_file"], r["source_row"]) for r in rows] == [(f"D/{name}", row) for name in ("g.jsonl.gz", "p.jsonl", "z.jsonl.zst") for row in range(3)]
 
 
 @pytest.mark.parametrize(
@@ -178,27 +180,28 @@ def test_worker_processes_give_the_same_rows_in_the_same_order(tmp_path: Path) -
     write_jsonl(tmp_path / "D" / "f.jsonl", [a_row(f"r{i}") for i in range(600)] + [b"[1]"])
     write_jsonl(tmp_path / "D" / "g.jsonl", [a_row("g0")])
     files = file_rows(tmp_path, "D", "T2")
-    build_parts(files, str(tmp_path / "single"), workers=1)
-    build_parts(files, str(tmp_path / "parallel"), workers=2)
-    single, parallel = read_parts(str(tmp_path / "single")), read_parts(str(tmp_path / "parallel"))
+    single = read_parts(build_parts(files, str(tmp_path / "single"), workers=1))
+    parallel = read_parts(build_parts(files, str(tmp_path / "parallel"), workers=2))
     assert parallel.equals(single)
     assert single.num_rows == 602
 
 
 def test_parts_follow_source_order_one_file_per_part_and_a_part_for_an_empty_file(tmp_path: Path) -> None:
-    write_jsonl(tmp_path / "D" / "a.jsonl", [a_row(f"a{i}") for i in range(300)])  # 256 + 44 rows: two parts
+    write_jsonl(tmp_path / "D" / "a.jsonl", [a_row(f"a{i}") for i in range(300)])  # one chunk, 256 + 44 rows: two parts
     (tmp_path / "D" / "b.jsonl").write_bytes(b"\n\n")  # blank lines only: no row, one empty part
     write_jsonl(tmp_path / "D" / "c.jsonl", [a_row("c0")])
-    manifest = build_parts(file_rows(tmp_path, "D"), str(tmp_path / "parts"), workers=2).to_pylist()
-    assert [(m["part_number"], m["source_file"], m["first_source_row"], m["n_rows"]) for m in manifest] == [
-        (0, "D/a.jsonl", 0, 256),
-        (1, "D/a.jsonl", 256, 44),
-        (2, "D/b.jsonl", 0, 0),
-        (3, "D/c.jsonl", 0, 1),
+    manifest_table = build_parts(file_rows(tmp_path, "D"), str(tmp_path / "parts"), workers=2)
+    manifest = manifest_table.to_pylist()
+    assert [(m["part_number"], m["chunk_number"], m["source_file"], m["first_source_row"], m["n_rows"]) for m in manifest] == [
+        (0, 0, "D/a.jsonl", 0, 256),
+        (1, 0, "D/a.jsonl", 256, 44),
+        (2, 1, "D/b.jsonl", 0, 0),
+        (3, 2, "D/c.jsonl", 0, 1),
     ]
-    assert [Path(m["part_path"]).name for m in manifest] == [f"part-00000{n}.parquet" for n in range(4)]
+    names = ["part-000000-0000.parquet", "part-000000-0001.parquet", "part-000001-0000.parquet", "part-000002-0000.parquet"]
+    assert [Path(m["part_path"]).name for m in manifest] == names
     assert all(Path(m["part_path"]).is_absolute() and Path(m["part_path"]).is_file() for m in manifest)
-    rows = read_parts(str(tmp_path / "parts")).to_pylist()
+    rows = read_parts(manifest_table).to_pylist()
     assert [(r["source_file"], r["source_row"], r["instance_id"]) for r in rows] == [
         *[("D/a.jsonl", i, f"a{i}") for i in range(300)],
         ("D/c.jsonl", 0, "c0"),
@@ -230,12 +233,12 @@ def test_converted_dir_holding_other_files_is_refused_untouched(tmp_path: Path) 
 
 
 def test_byte_range_chunks_read_the_same_rows_as_the_line_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A plain .jsonl is planned as byte ranges that the workers read; a .jsonl.gz goes line by line
-    through the main process (iter_lines). The same bytes give the same rows either way: blank and
-    whitespace-only lines skipped, CRLF, a bad line, chunks cut inside runs of blank lines, a row larger
-    than a chunk, and a last line without a newline."""
-    monkeypatch.setattr("sera_rectify.chunks.CHUNK_MAX_ROWS", 3)
+    """A plain .jsonl is planned as byte ranges by its size, each read by its own task; a .jsonl.gz is one
+    chunk read line by line. The same bytes give the same rows either way: blank and whitespace-only
+    lines skipped, CRLF, a bad line, ranges cut inside runs of blank lines and inside lines, a row larger
+    than a range, and a last line without a newline; source_row counts across the ranges."""
     monkeypatch.setattr("sera_rectify.chunks.CHUNK_MAX_BYTES", 2000)
+    monkeypatch.setattr("sera_rectify.chunks.PART_MAX_ROWS", 3)
     lines = [json.dumps(a_row(f"r{i}")).encode() for i in range(10)]
     big = json.dumps(a_row("big", func_path="x" * 5000)).encode()
     data = b"\n".join([lines[0], b"", b"  \t", lines[1] + b"\r", lines[2], b"[1, 2]", big, b"\r", *lines[3:9], b"", b"", lines[9]])
@@ -245,24 +248,39 @@ def test_byte_range_chunks_read_the_same_rows_as_the_line_reader(tmp_path: Path,
     (tmp_path / "gz" / "D" / "f.jsonl.gz").write_bytes(gzip.compress(data))
     manifests, tables = [], []
     for kind in ("plain", "gz"):
-        manifests.append(build_parts(file_rows(tmp_path / kind, "D"), str(tmp_path / f"parts_{kind}"), workers=2).to_pylist())
-        tables.append(read_parts(str(tmp_path / f"parts_{kind}")).drop_columns(["source_file"]))
+        manifest = build_parts(file_rows(tmp_path / kind, "D"), str(tmp_path / f"parts_{kind}"), workers=2)
+        manifests.append(manifest.to_pylist())
+        tables.append(read_parts(manifest).drop_columns(["source_file"]))
     assert tables[0].equals(tables[1])
     rows = tables[0].to_pylist()
     assert [r["instance_id"] for r in rows] == ["r0", "r1", "r2", None, "big", "r3", "r4", "r5", "r6", "r7", "r8", "r9"]
     assert [r["source_row"] for r in rows] == list(range(12))
     assert rows[3]["reject_reason"] == reasons.LINE_NOT_AN_OBJECT
-    assert [m["n_rows"] for m in manifests[0]] == [m["n_rows"] for m in manifests[1]]
-    assert sum(m["n_rows"] for m in manifests[0]) == 12 == count_rows(list_source_files(str(tmp_path / "plain" / "D"), "D")[0])
+    assert len({m["chunk_number"] for m in manifests[0]}) == -(-len(data) // 2000) > 1  # ranges planned by size
+    assert len({m["chunk_number"] for m in manifests[1]}) == 1  # a compressed file is one chunk
+    assert sum(m["n_rows"] for m in manifests[0]) == sum(m["n_rows"] for m in manifests[1]) == 12
 
 
-def test_a_file_that_changes_between_planning_and_reading_is_an_error(tmp_path: Path) -> None:
-    from sera_rectify.chunks import Chunk, Dataset, chunk_records
+def test_byte_ranges_of_any_size_give_every_line_once_in_order(tmp_path: Path) -> None:
+    """Whatever the range size, cutting a file into consecutive ranges and reading each on its own gives
+    the line reader's lines: a line belongs to the range holding its first byte."""
+    data = b'{"a": 1}\n\n{"bb": 22}\r\n  \n{"c": 3}\n\n\n{"dddd": 4444}\n{"e": 5}'
+    path = write_jsonl(tmp_path / "D" / "f.jsonl", [])
+    path.write_bytes(data)
+    source = list_source_files(str(tmp_path / "D"), "D")[0]
+    expected = [line.rstrip(b"\n") for line in iter_lines(str(path))]
+    for size in range(1, len(data) + 2):
+        read = [line for start in range(0, len(data), size) for line in read_line_range(source, start, min(start + size, len(data)))]
+        assert read == expected, size
+
+
+def test_a_file_that_changes_between_listing_and_reading_is_an_error(tmp_path: Path) -> None:
+    from sera_rectify.chunks import Dataset, chunk_records, plan_chunks
 
     path = write_jsonl(tmp_path / "D" / "f.jsonl", [a_row("a"), a_row("b")])
     source = list_source_files(str(tmp_path / "D"), "D")[0]
-    chunk = Chunk(source, Dataset("D", 1, "GLM-4.6", "lite", "T1"), 0, byte_range=(0, path.stat().st_size), n_rows=2)
+    [chunk] = plan_chunks(source, Dataset("D", 1, "GLM-4.6", "lite", "T1"))
     assert [json.loads(line)["instance_id"] for line in chunk_records(chunk)] == ["a", "b"]
-    path.write_bytes(b"\n" * path.stat().st_size)
-    with pytest.raises(SourceError, match=r"f\.jsonl changed while it was read: bytes 0-[\d,]+ held 2 rows and now hold 0"):
+    write_jsonl(path, [a_row("a"), a_row("b"), a_row("c")])
+    with pytest.raises(SourceError, match=r"f\.jsonl changed while it was read: it had [\d,]+ bytes when listed and has [\d,]+ now"):
         chunk_records(chunk)
