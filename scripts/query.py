@@ -8,7 +8,9 @@
 NAME is a file name in queries/ without .sql (or a path to any .sql file). The database opens read-only, so
 this never changes it (it fails while a `dbt build` holds the file open for writing: run it after the build).
 --set KEY=VALUE sets a DuckDB variable the query reads with getvariable('KEY'). The result is printed as
-DuckDB's table (long results show their first and last rows); --out writes all of it to a .parquet or .csv.
+DuckDB's table (long results show their first and last rows); --out writes all of it to a .parquet or .csv
+(a local path or an s3:// URI). The connection has the project's S3 file system registered, so views over
+converted parts on object storage read as local ones (docs/storage.md).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import sys
 from pathlib import Path
 
 import duckdb
+
+from sera_rectify.storage import is_remote, register_filesystems
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
 
@@ -92,18 +96,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot open {args.db} read-only ({err}); is a dbt build running on it?", file=sys.stderr)
         return 2
     with connection:
+        register_filesystems(connection)
         for key, value in variables:
             connection.execute(f"set variable {key} = ?", [value])
         try:
             relation = connection.sql(path.read_text(encoding="utf-8"))
             if args.out:
-                out = Path(args.out)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                if out.suffix == ".csv":
-                    relation.write_csv(str(out))
+                if not is_remote(args.out):
+                    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+                if Path(args.out).suffix == ".csv":
+                    relation.write_csv(args.out)
                 else:
-                    relation.write_parquet(str(out), compression="zstd")
-                print(f"wrote {out}", file=sys.stderr)
+                    relation.write_parquet(args.out, compression="zstd")
+                print(f"wrote {args.out}", file=sys.stderr)
             width = args.width or (shutil.get_terminal_size().columns if sys.stdout.isatty() else 200)
             relation.show(max_rows=args.max_rows, max_width=width)
         except duckdb.Error as err:

@@ -6,19 +6,21 @@ go through the same three steps (write_build_card chains them):
 
     card_numbers(connection, relations, ...)  -> a small dict of numbers (plain reads of the marts)
     render_card(numbers)                      -> the card text (pure: the Jinja template, unit-tested from a dict)
-    write_card(text, path)                    -> temporary file beside the target, then renamed
+    write_card(text, path)                    -> temporary file beside the target, then published (atomic.atomic_file)
 
 The sections follow the public card this project rebuilds (shared/seed/dataset-card.md); the text is the
 Jinja template templates/dataset_card.md.jinja. Every count in it comes from the build's marts
 (dataset_summary, source_reconciliation, reject_summary, flag_summary, ...), none is typed in here or in
-the template.
+the template. The card and its picture go beside the export, on object storage too (s3://..., docs/storage.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import io
 import os
+import posixpath
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +31,7 @@ import jinja2
 import pyarrow.parquet as pq
 import yaml
 
+from . import storage
 from .atomic import atomic_file
 from .export import EXPORT_COLUMNS
 from .sft import SFT_COLUMNS, default_sft_path
@@ -116,10 +119,15 @@ def size_category(n_rows: int) -> str:
 
 def relative_file(path: str | Path, card_path: str | Path) -> str:
     """How the card names a data file (a Hub `configs` path): relative to the card's folder, the root
-    of the Hub repository. A file outside that folder (a Hub repository cannot point above its root)
-    is named by its file name: it is uploaded beside the card."""
-    relative = Path(os.path.relpath(Path(path).resolve(), Path(card_path).resolve().parent))
-    return Path(path).name if relative.parts[:1] == ("..",) else relative.as_posix()
+    of the Hub repository. A file outside that folder (a Hub repository cannot point above its root, and
+    a file on other storage than the card's is not in it) is named by its file name: it is uploaded beside the card."""
+    path, card_path = str(path), str(card_path)
+    if storage.is_remote(path) or storage.is_remote(card_path):
+        folder = posixpath.dirname(card_path) + "/"
+        relative = path.removeprefix(folder) if path.startswith(folder) else ".."
+    else:
+        relative = Path(os.path.relpath(Path(path).resolve(), Path(card_path).resolve().parent)).as_posix()
+    return posixpath.basename(path) if relative.split("/")[0] == ".." else relative
 
 
 def _records(connection: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
@@ -356,17 +364,20 @@ def render_card(numbers: dict[str, Any]) -> str:
 # the file and the command (side effects)
 
 
-def card_path_for(export_path: str | Path) -> Path:
-    """Where the card goes: README.md in the export's folder (the root of the Hub repository)."""
+def card_path_for(export_path: str | Path) -> str | Path:
+    """Where the card goes: README.md in the export's folder (the root of the Hub repository); a Path
+    beside a local export, a URI beside one on object storage (pathlib would collapse its '//')."""
+    if storage.is_remote(str(export_path)):
+        return storage.sibling(str(export_path), CARD_NAME)
     return Path(export_path).with_name(CARD_NAME)
 
 
 def write_card(text: str, path: str | Path) -> dict[str, Any]:
-    """Write the card to a temporary file beside `path`, then rename it (never a half-written card)."""
-    target = Path(path)
+    """Write the card to a temporary file beside `path`, then publish it (never a half-written card)."""
+    target = str(path)
     with atomic_file(target) as temporary:
-        temporary.write_text(text, encoding="utf-8")
-    return {"card_path": str(target), "n_bytes": target.stat().st_size}
+        storage.write_bytes(str(temporary), text.encode("utf-8"))
+    return {"card_path": target, "n_bytes": storage.size_of(target)}
 
 
 def write_build_card(
@@ -382,11 +393,11 @@ def write_build_card(
 ) -> dict[str, Any]:
     """The three steps for one build (the dbt model's and the command's one call): the card of the marts
     in `relations`, written to `card_path` (default README.md beside the export)."""
-    path = Path(card_path) if card_path else card_path_for(export_path)
+    path = str(card_path or card_path_for(export_path))
     numbers = card_numbers(
         connection,
         relations,
-        card_path=str(path),
+        card_path=path,
         export_path=str(export_path),
         export_rows=export_rows,
         filters=filters,
@@ -394,11 +405,11 @@ def write_build_card(
         sft_rows=sft_rows,
     )
     if numbers["tokens"] and numbers["tokens"]["histogram"]:
-        write_histogram(numbers["tokens"], path.with_name(HISTOGRAM_NAME))
+        write_histogram(numbers["tokens"], storage.sibling(path, HISTOGRAM_NAME))
     return write_card(render_card(numbers), path)
 
 
-def write_histogram(tokens: dict[str, Any], path: Path) -> None:
+def write_histogram(tokens: dict[str, Any], path: str) -> None:
     """The picture of n_tokens the card shows: the token_histogram mart's bins, the budget as a line."""
     from matplotlib.figure import Figure  # not pyplot: no global state, no GUI backend to choose
 
@@ -412,15 +423,20 @@ def write_histogram(tokens: dict[str, Any], path: Path) -> None:
     axes.set_xlabel(f"tokens per row ({tokens['tokenizer']})")
     axes.set_ylabel("rows")
     figure.tight_layout()
+    picture = io.BytesIO()
+    figure.savefig(picture, format="png", metadata={"Software": None})
     with atomic_file(path) as temporary:
-        figure.savefig(temporary, format="png", metadata={"Software": None})
+        storage.write_bytes(str(temporary), picture.getvalue())
 
 
-def parquet_rows(path: str | Path) -> int:
-    return pq.ParquetFile(path).metadata.num_rows
+def parquet_rows(path: str) -> int:
+    """The row count in a Parquet file's footer (local or on object storage)."""
+    filesystem, inner = storage.filesystem_of(path)
+    with filesystem.open_input_file(inner) as file:
+        return pq.ParquetFile(file).metadata.num_rows
 
 
-def manifest_filters(connection: duckdb.DuckDBPyConnection, export_path: Path) -> str | None:
+def manifest_filters(connection: duckdb.DuckDBPyConnection, export_path: str) -> str | None:
     """The filters the build applied to this export, from the sera_rectified_export manifest (None when
     the database has no manifest for this file)."""
     try:
@@ -428,7 +444,7 @@ def manifest_filters(connection: duckdb.DuckDBPyConnection, export_path: Path) -
     except duckdb.Error:
         return None
     for path, filters in manifests:
-        if Path(path).resolve() == export_path.resolve():
+        if Path(path).resolve() == Path(export_path).resolve():  # a URI matches itself (as a relative path)
             return filters
     return None
 
@@ -443,28 +459,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    export = Path(args.export)
-    if not export.is_file():
+    export = args.export
+    if not storage.exists(export):
         print(f"error: no export at {export} (run `dbt build` first)")
         return 2
     if not Path(args.db).is_file():
         print(f"error: no database at {args.db}")
         return 2
-    sft = Path(args.sft) if args.sft else Path(default_sft_path(str(export)))
-    if not sft.is_file():
+    sft = args.sft or default_sft_path(export)
+    if not storage.exists(sft):
         if args.sft:
             print(f"error: no SFT export at {sft}")
             return 2
         sft = None
-    out = Path(args.out) if args.out else card_path_for(export)
+    out = args.out or card_path_for(export)
     with duckdb.connect(str(args.db), read_only=True) as connection:
+        storage.register_filesystems(connection)  # the marts are views over the converted parts, which may be on S3
         manifest = write_build_card(
             connection,
             {name: name for name in RELATIONS},
-            export_path=str(export),
+            export_path=export,
             export_rows=parquet_rows(export),
             filters=manifest_filters(connection, export),
-            sft_path=None if sft is None else str(sft),
+            sft_path=sft,
             sft_rows=None if sft is None else parquet_rows(sft),
             card_path=out,
         )

@@ -1,21 +1,27 @@
 """Writing an export Parquet (spec/output.md): zstd, rows in source order, never half-written.
 
 What goes in the file (columns, order, filters) is SQL: the views of models/exports/ select it. This
-module only copies such a view to a temporary file beside the target and renames it there
-(atomic.atomic_file), so export_path only ever holds a complete file: the previous good one or the new
-one. An export that would hold no row is refused (the previous file stays) unless the build says an
-empty file is intended.
+module only copies such a view to a temporary file beside the target and publishes it there
+(atomic.atomic_file: a rename locally, a server-side copy on object storage), so export_path only ever
+holds a complete file: the previous good one or the new one. An export that would hold no row is refused
+(the previous file stays) unless the build says an empty file is intended.
+
+export_path may be an object storage URI (s3://bucket/key, docs/storage.md): DuckDB's COPY writes the
+temporary key through the fsspec file system registered on the connection (storage.S3ForDuckDB; dbt's
+connection has it from profiles.yml).
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from . import storage
 from .atomic import atomic_file
 
 EXPORT_COLUMNS = ("messages", "instance_id", "teacher", "scale", "rollout", "func_name", "func_path", "line_level_recall")
@@ -27,6 +33,10 @@ ZSTD_LEVEL = 3
 
 class EmptyExport(Exception):
     """The export would hold no row: almost always a filter value that matches nothing."""
+
+
+class ExportWriteError(OSError):
+    """DuckDB could not write an export on object storage (the target is unchanged)."""
 
 
 def sql_literal(text: str) -> str:
@@ -52,23 +62,45 @@ def write_export(
     that order and DuckDB keeps insertion order through filters and projections), and sorting 25 GB of
     text would spill it all to disk once more.
     """
-    target = Path(export_path)
+    target = export_path if storage.is_remote(export_path) else str(Path(export_path))
     metadata = ""
     if hf_features is not None:
         metadata = f", kv_metadata {{huggingface: {sql_literal(json.dumps({'info': {'features': hf_features}}))}}}"
     with atomic_file(target) as temporary:
-        connection.execute(
+        copy = (
             f"copy ({query}) to {sql_literal(str(temporary))} (format parquet, compression zstd, "
             f"compression_level {ZSTD_LEVEL}, row_group_size_bytes '{ROW_GROUP_SIZE_BYTES}', use_tmp_file false{metadata})"
         )
+        if storage.is_remote(target):
+            storage.register_filesystems(connection)  # dbt's connection has it from profiles.yml; another profile may not
+            copy_to_object_storage(connection, copy, target)
+        else:
+            connection.execute(copy)
         rows = connection.execute(f"select count(*) from read_parquet({sql_literal(str(temporary))})").fetchall()[0][0]
         if rows == 0 and not allow_empty:
             raise EmptyExport(empty_export_message(target, filters))
-    return {"export_path": str(target), "n_rows": rows, "n_bytes": target.stat().st_size, "filters": filters}
+    return {"export_path": target, "n_rows": rows, "n_bytes": storage.size_of(target), "filters": filters}
 
 
-def empty_export_message(target: Path, filters: str | None) -> str:
-    kept = f"{target} is left as it was" if target.exists() else f"nothing was written to {target}"
+def copy_to_object_storage(connection: duckdb.DuckDBPyConnection, copy: str, target: str) -> None:
+    """Run a COPY to a temporary key. An error of the file system there reaches Python as a bare
+    duckdb.Error holding the Python traceback: it becomes one readable line (its last) naming the
+    target, what was kept and what to check. Errors of the query itself (a DuckDB subclass) pass as they are."""
+    try:
+        connection.execute(copy)
+    except duckdb.Error as error:
+        if type(error) is not duckdb.Error:
+            raise
+        reason = str(error).strip().splitlines()[-1]
+        raise ExportWriteError(
+            f"could not write the export {target}: {reason}; {target} is left as it was. Check that the bucket exists and that the "
+            f"credentials (AWS_ACCESS_KEY_ID / AWS_PROFILE) may write (s3:PutObject) under {posixpath.dirname(target)}/, "
+            "or set the export path to a local file."
+        ) from error
+
+
+def empty_export_message(target: str, filters: str | None) -> str:
+    kept = f"{target} is left as it was" if storage.exists(target) else f"nothing was written to {target}"
     if filters:
         return (
             f"the export would hold no row: no converted row has {filters}; {kept}. Check the filter vars "

@@ -33,6 +33,7 @@ import orjson
 
 from . import convert, jsontext, render
 from .export import EXPORT_COLUMNS
+from .storage import sibling
 
 # the tag pairs of conversion.md §5, by role
 TAGS = {
@@ -207,6 +208,6 @@ def sft_messages_of(converted: convert.Converted, tools: render.ToolSet | None =
 
 def default_sft_path(export_path: str) -> str:
     """Where the SFT export goes when the `sft_export_path` var is null: beside the main export, named
-    after it (output/sera_rectified.parquet -> output/sera_rectified_sft.parquet)."""
-    path = Path(export_path)
-    return str(path.with_name(path.stem + "_sft" + path.suffix))
+    after it (output/sera_rectified.parquet -> output/sera_rectified_sft.parquet, and the same in an s3:// folder)."""
+    path = Path(export_path)  # its name only: pathlib would collapse a URI's '//'
+    return sibling(export_path, path.stem + "_sft" + path.suffix)

@@ -1,11 +1,13 @@
-"""An S3 endpoint on 127.0.0.1 for tests (moto's server, in a thread of the test process), and helpers
-to put a local folder there. The build reaches it through the standard AWS environment variables
-(sera_rectify.storage reads AWS_ENDPOINT_URL)."""
+"""An S3 endpoint on 127.0.0.1 for tests (moto's server, in a thread of the test process), helpers to
+put a local folder there, and a way to make it refuse writes. The build reaches it through the standard
+AWS environment variables (sera_rectify.storage reads AWS_ENDPOINT_URL)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +15,9 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 BUCKET = "sera-test"
+# what writing an object is, as moto's IAM checks name it: one action per S3 operation (on AWS every one
+# of them is authorised as s3:PutObject)
+WRITE_ACTIONS = ("s3:PutObject", "s3:CreateMultipartUpload", "s3:UploadPart", "s3:CompleteMultipartUpload", "s3:CopyObject")
 
 
 def s3_environment(endpoint: str) -> dict[str, str]:
@@ -68,3 +73,38 @@ def upload_folder(endpoint: str, folder: Path, uri: str) -> None:
         if path.is_file():
             with client.open_output_stream(f"{prefix}/{path.relative_to(folder).as_posix()}") as out:
                 out.write(path.read_bytes())
+
+
+@contextmanager
+def refusing_writes(endpoint: str, resource: str) -> Iterator[None]:
+    """The server refuses (403 AccessDenied) every write to `resource` ("bucket/key", '*' matches any
+    characters): this process's AWS credentials become those of a new IAM user allowed everything but
+    WRITE_ACTIONS there, and moto checks IAM policies until the block ends, so requests signed with other
+    credentials (s3_client's) are refused too until then. A client that keeps the credentials it was built
+    with (a pyarrow S3FileSystem) must be built again inside the block to act as that user."""
+    import boto3
+    from moto.core.authorization import enable_iam_authentication
+
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    user = f"refused-{uuid.uuid4().hex[:12]}"
+    iam.create_user(UserName=user)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": list(WRITE_ACTIONS), "Resource": f"arn:aws:s3:::{resource}"},
+        ],
+    }
+    iam.put_user_policy(UserName=user, PolicyName="refuse-writes", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    before = {name: os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update({"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]})
+    try:
+        with enable_iam_authentication():
+            yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
