@@ -368,10 +368,18 @@ def parts_folder(parts_dir: str) -> Iterator[tuple[str, str]]:
     try:
         yield run, run
     except BaseException:
-        filesystem.delete_dir(filesystem_of(run)[1])
+        delete_prefix(filesystem, filesystem_of(run)[1])
         raise
     for folder in earlier:
-        filesystem.delete_dir(folder)
+        delete_prefix(filesystem, folder)
+
+
+def delete_prefix(filesystem: pafs.FileSystem, prefix: str) -> None:
+    """Delete every object under `prefix` (none is fine: a run that failed before its first part)."""
+    try:
+        filesystem.delete_dir(prefix)
+    except FileNotFoundError:
+        pass
 
 
 def check_parts_dir(target: Path) -> None:

@@ -60,12 +60,26 @@ def import_ray() -> ModuleType:
     return ray
 
 
+def address_host(address: str) -> str:
+    """The host of a Ray address (`ray://host:port`, `host:port`)."""
+    return address.split("://")[-1].rpartition(":")[0]
+
+
+def driver_settings(address: str) -> dict[str, str]:
+    """Environment for joining the cluster at `address`: bounded connect timeouts, and for a cluster on
+    this machine's loopback (a test cluster) Ray's loopback mode, without which the driver swaps
+    127.0.0.1 for the machine's own address, where a loopback cluster does not listen."""
+    loopback = address_host(address) in ("127.0.0.1", "localhost")
+    return CONNECT_SETTINGS | ({LOOPBACK_SETTING: "0"} if loopback else {})
+
+
 def check_reachable(address: str) -> None:
     """Fail in milliseconds, with one line naming RAY_ADDRESS, when nothing listens at the cluster's address
     (`auto` is left to Ray, which fails fast itself when no cluster runs here)."""
     if address == "auto":
         return
-    host, _, port = address.split("://")[-1].rpartition(":")
+    _, _, port = address.split("://")[-1].rpartition(":")
+    host = address_host(address)
     try:
         with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_SECONDS):
             return
@@ -97,7 +111,7 @@ def ray_session(cpus: int) -> Iterator[ModuleType]:
     address = os.environ.get("RAY_ADDRESS")
     if address:
         check_reachable(address)
-        with environment(CONNECT_SETTINGS):
+        with environment(driver_settings(address)):
             ray = import_ray()
             if ray.is_initialized():
                 yield ray
