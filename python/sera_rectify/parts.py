@@ -197,7 +197,7 @@ def part_batch(
 def write_parquet(batch: pa.RecordBatch, path: str) -> int:
     """Write one part (one row group, rows in order) to a local path or an object; return its size."""
     filesystem, inner = filesystem_of(path)
-    with filesystem.open_output_stream(inner) as sink:
+    with filesystem.open_output_stream(inner, compression=None) as sink:
         pq.write_table(
             pa.Table.from_batches([batch], schema=PART_SCHEMA), sink, compression=PART_COMPRESSION, use_dictionary=PART_DICTIONARY_COLUMNS
         )

@@ -99,7 +99,7 @@ def write_bytes(path: str, data: bytes) -> None:
     """Write `data` as the whole file at `path`: a local file, or one object (meant for a temporary key of
     atomic.atomic_file: a failed write there is removed, the target is never written in place)."""
     filesystem, inner = filesystem_of(path)
-    stream = filesystem.open_output_stream(inner)
+    stream = filesystem.open_output_stream(inner, compression=None)  # bytes as given, whatever the name ends with
     try:
         stream.write(data)
     finally:

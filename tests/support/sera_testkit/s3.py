@@ -71,7 +71,7 @@ def upload_folder(endpoint: str, folder: Path, uri: str) -> None:
     prefix = uri.removeprefix("s3://").rstrip("/")
     for path in sorted(folder.rglob("*")):
         if path.is_file():
-            with client.open_output_stream(f"{prefix}/{path.relative_to(folder).as_posix()}") as out:
+            with client.open_output_stream(f"{prefix}/{path.relative_to(folder).as_posix()}", compression=None) as out:
                 out.write(path.read_bytes())
 
 
