@@ -340,7 +340,7 @@ def build_parts(
     with parts_folder(parts_dir) as (written_dir, final_dir):
         manifest, new_token_counts = write_parts(files, written_dir, workers or default_workers(), progress, tokens, engine)
     if tokens and new_token_counts:
-        write_cache(Path(tokens.cache_file), known_counts(tokens.cache_file, tokens.cache_version) | new_token_counts)
+        write_cache(tokens.cache_file, known_counts(tokens.cache_file, tokens.cache_version) | new_token_counts)
     for row in manifest:
         row["part_path"] = join(final_dir, row["part_path"].rsplit("/", 1)[-1])
     return pa.Table.from_pylist(manifest, schema=PARTS_SCHEMA)

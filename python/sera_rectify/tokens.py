@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from .atomic import atomic_file
 from .render import ToolSet
+from .storage import filesystem_of, join
 
 # the files AutoTokenizer reads (a model's weights are never needed to count tokens)
 TOKENIZER_FILES = (
@@ -179,30 +181,41 @@ def content_key(sft_messages_json: str, tools: ToolSet) -> bytes:
 CACHE_KEY_LAYOUT = "tools-messages"
 
 
-def cache_path(cache_dir: str | Path, fingerprint: str) -> Path:
-    return Path(cache_dir) / f"n_tokens-{CACHE_KEY_LAYOUT}-{fingerprint}.parquet"
+def cache_path(cache_dir: str | Path, fingerprint: str) -> str:
+    """The cache file of a tokenizer + template: in a local folder or under an object storage prefix
+    (token_cache_dir on S3: every node of a Ray cluster reads the same cache)."""
+    return join(str(cache_dir), f"n_tokens-{CACHE_KEY_LAYOUT}-{fingerprint}.parquet")
 
 
-def read_cache(path: Path) -> dict[bytes, int]:
+def cache_version(path: str | Path) -> int:
+    """The cache file's modification time in ns, 0 when there is none: a new version after every write."""
+    filesystem, inner = filesystem_of(str(path))
+    info = filesystem.get_file_info(inner)
+    return info.mtime_ns or 1 if info.type == pafs.FileType.File else 0
+
+
+def read_cache(path: str | Path) -> dict[bytes, int]:
     """Counts of earlier builds with the same tokenizer and template (empty when there are none)."""
-    if not path.is_file():
+    filesystem, inner = filesystem_of(str(path))
+    if filesystem.get_file_info(inner).type != pafs.FileType.File:
         return {}
-    table = pq.read_table(path, schema=CACHE_SCHEMA)
+    table = pq.read_table(inner, filesystem=filesystem, schema=CACHE_SCHEMA)
     return dict(zip(table.column("content_key").to_pylist(), table.column("n_tokens").to_pylist(), strict=True))
 
 
-def write_cache(path: Path, counts: dict[bytes, int]) -> None:
+def write_cache(path: str | Path, counts: dict[bytes, int]) -> None:
     """All counts known for this fingerprint, written atomically (a killed build keeps the old cache)."""
     table = pa.table({"content_key": list(counts), "n_tokens": list(counts.values())}, schema=CACHE_SCHEMA)
-    with atomic_file(path) as temporary:
-        pq.write_table(table, temporary, compression="zstd")
+    with atomic_file(str(path)) as temporary:
+        filesystem, inner = filesystem_of(str(temporary))
+        pq.write_table(table, inner, filesystem=filesystem, compression="zstd")
 
 
 @cache
 def known_counts(path: str, version: int) -> dict[bytes, int]:
     """read_cache, once per process and cache version (the parent loads it before it forks the
-    workers, which then share it)."""
-    return read_cache(Path(path))
+    workers, which then share it; a Ray worker reads it on its first task)."""
+    return read_cache(path)
 
 
 @dataclass(frozen=True)
@@ -224,9 +237,10 @@ class TokenSettings:
         """
         _, fingerprint_hex, _ = resolve(spec)
         path = cache_path(cache_dir, fingerprint_hex)
-        if not path.is_file():
+        version = cache_version(path)
+        if not version:
             load_counter(spec)
-        settings = cls(spec, str(path), path.stat().st_mtime_ns if path.is_file() else 0)
+        settings = cls(spec, path, version)
         known_counts(settings.cache_file, settings.cache_version)
         return settings
 

@@ -23,7 +23,7 @@ import zstandard
 
 from sera_rectify.parts import build_parts, read_parts
 from sera_rectify.sources import COLUMNS, SourceError, list_source_files
-from sera_testkit.constants import SWE_AGENT_DIR
+from sera_testkit.constants import SAMPLE_DIR, SWE_AGENT_DIR
 from sera_testkit.s3 import BUCKET, local_s3, s3_client, upload_folder
 
 
@@ -154,3 +154,27 @@ def test_a_prefix_holding_other_objects_is_refused_untouched(endpoint: str, data
     with pytest.raises(SourceError, match=r"converted_dir s3://sera-test/home holds other things than conversion parts \(notes\.txt\)"):
         build_parts(file_rows(f"s3://{BUCKET}/sources/D", "D"), f"s3://{BUCKET}/home", workers=1)
     assert objects(endpoint, f"{BUCKET}/home") == ["notes.txt"]
+
+
+def test_a_token_cache_on_s3_is_what_every_task_reads(endpoint: str, dataset: Path, tmp_path: Path) -> None:
+    """token_cache_dir on S3 (what a Ray cluster's nodes all reach): the first build counts and writes the
+    cache there, a second build reads every count from it, with the same n_tokens."""
+    from sera_rectify import tokens
+    from sera_testkit.tokenizer import make_tokenizer
+
+    spec = tokens.TokenizerSpec(str(make_tokenizer(tmp_path / "tok")), None)
+    cache_dir = f"s3://{BUCKET}/token-cache"
+    upload_folder(endpoint, SAMPLE_DIR / "Sera-4.6-Lite-T2" / "real", f"s3://{BUCKET}/real/T2")  # three real rows
+    files = file_rows(f"s3://{BUCKET}/real/T2", "T2")
+    first = tokens.TokenSettings.prepare(spec, cache_dir)
+    assert first.cache_version == 0 and first.cache_file.startswith(f"{cache_dir}/n_tokens-")
+    counted = read_parts(build_parts(files, f"s3://{BUCKET}/converted-tokens", workers=1, tokens=first)).column("n_tokens")
+    assert objects(endpoint, f"{BUCKET}/token-cache") == [first.cache_file.rsplit("/", 1)[1]]
+    second = tokens.TokenSettings.prepare(spec, cache_dir)
+    assert second.cache_version > 0 and len(tokens.read_cache(second.cache_file)) > 0
+    progress = []
+    recounted = read_parts(
+        build_parts(files, f"s3://{BUCKET}/converted-tokens", workers=1, tokens=second, report=progress.append)
+    ).column("n_tokens")
+    assert recounted.equals(counted) and counted.null_count == 0 and len(counted) == 3
+    assert "n_tokens: 0 rows counted with the tokenizer" in progress[-1]
