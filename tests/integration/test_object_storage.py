@@ -26,7 +26,7 @@ from dbt_runs import EXPORT_NAME, dbt_build, query
 from sera_rectify.ray_engine import LOOPBACK_SETTING
 from sera_rectify.storage import register_filesystems
 from sera_testkit.constants import REPO, SAMPLE_DIR
-from sera_testkit.s3 import BUCKET, local_s3, s3_client, s3_environment, upload_folder
+from sera_testkit.s3 import BUCKET, local_s3, refusing_writes, s3_client, s3_environment, upload_folder
 
 pytestmark = pytest.mark.integration
 
@@ -115,3 +115,24 @@ def test_the_query_script_reads_views_over_parts_on_s3(endpoint: str, s3_build: 
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "GLM-4.6" in result.stdout and "GLM-4.5-Air" in result.stdout
+
+
+def test_an_object_store_that_refuses_the_export_keeps_the_old_one(endpoint: str, s3_build: Path) -> None:
+    """The S3 server refuses every write under out/ (a real 403 for the build's credentials): the build fails
+    with one line naming the export, and the export of the earlier build is byte for byte as it was."""
+    before = read_object(endpoint, EXPORT)
+    variables = {"sources_dir": SOURCES, "converted_dir": CONVERTED, "export_path": EXPORT}
+    with refusing_writes(endpoint, f"{BUCKET}/out/*"):
+        credentials = {name: os.environ[name] for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        result = dbt_build(s3_build, vars=variables, env=s3_environment(endpoint) | credentials)
+    assert result.returncode == 1, result.stdout[-4000:]
+    summary = result.stdout.split("Completed with 1 error", 1)
+    assert len(summary) == 2, result.stdout[-4000:]
+    lines = [line for line in summary[1].splitlines() if f"could not write the export {EXPORT}" in line]
+    assert len(lines) == 1 and "is left as it was" in lines[0], summary[1][-3000:]
+    assert read_object(endpoint, EXPORT) == before
+    assert not [path for path in objects_under(endpoint, f"{BUCKET}/out") if ".tmp-" in path]
+
+
+def objects_under(endpoint: str, prefix: str) -> list[str]:
+    return [info.path for info in s3_client(endpoint).get_file_info(pafs.FileSelector(prefix, recursive=True)) if info.is_file]
