@@ -24,6 +24,7 @@ import zstandard
 from sera_rectify.parts import build_parts, read_parts
 from sera_rectify.sources import COLUMNS, SourceError, list_source_files
 from sera_testkit.constants import SAMPLE_DIR, SWE_AGENT_DIR
+from sera_testkit.conversion import conversion_files
 from sera_testkit.s3 import BUCKET, local_s3, s3_client, upload_folder
 
 
@@ -39,24 +40,6 @@ def a_row(instance_id: str) -> dict:
 
 def lines(rows: list[dict]) -> bytes:
     return b"".join(json.dumps(row).encode() + b"\n\n" for row in rows)
-
-
-def file_rows(folder: str, dataset: str, kind: str = "sera", source_format: str = "sera") -> list[dict]:
-    return [
-        {
-            "source_dataset": dataset,
-            "source_file": f.source_file,
-            "file_path": f.path,
-            "file_format": f.file_format,
-            "file_bytes": f.file_bytes,
-            "dataset_order": 1,
-            "teacher": "GLM-4.6",
-            "scale": "lite",
-            "rollout": "T1",
-            "source_format": source_format,
-        }
-        for f in list_source_files(folder, dataset, kind)
-    ]
 
 
 def objects(endpoint: str, prefix: str) -> list[str]:
@@ -102,8 +85,8 @@ def test_every_container_gives_the_same_rows_from_s3_as_from_disk(
     endpoint: str, dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("sera_rectify.chunks.CHUNK_MAX_BYTES", 700)  # a.jsonl in several byte ranges
-    local = build_parts(file_rows(str(dataset), "D"), str(tmp_path / "parts"), workers=2)
-    remote = build_parts(file_rows(f"s3://{BUCKET}/sources/D", "D"), f"s3://{BUCKET}/converted-rows", workers=2)
+    local = build_parts(conversion_files(str(dataset), "D"), str(tmp_path / "parts"), workers=2)
+    remote = build_parts(conversion_files(f"s3://{BUCKET}/sources/D", "D"), f"s3://{BUCKET}/converted-rows", workers=2)
     assert len(set(remote.column("chunk_number").to_pylist())) > 4
     assert rows_of(remote) == rows_of(local)
     assert [row[1] for row in rows_of(remote) if row[0] == "D/a.jsonl"] == list(range(42))
@@ -116,8 +99,8 @@ def test_traj_and_json_files_from_s3(endpoint: str, tmp_path: Path) -> None:
         shutil.copy(path, folder / path.name)
     (folder / "rows.json").write_text(json.dumps([{"messages": "not a list"}]))
     upload_folder(endpoint, folder, f"s3://{BUCKET}/runs")
-    local = build_parts(file_rows(str(folder), "runs", "traj", "swe-agent"), str(tmp_path / "parts"), workers=1)
-    remote = build_parts(file_rows(f"s3://{BUCKET}/runs", "runs", "traj", "swe-agent"), f"s3://{BUCKET}/converted-traj", workers=1)
+    local = build_parts(conversion_files(str(folder), "runs", "traj", "swe-agent"), str(tmp_path / "parts"), workers=1)
+    remote = build_parts(conversion_files(f"s3://{BUCKET}/runs", "runs", "traj", "swe-agent"), f"s3://{BUCKET}/converted-traj", workers=1)
     assert rows_of(remote) == rows_of(local)
     assert read_parts(remote).column("messages").to_pylist() == read_parts(local).column("messages").to_pylist()
 
@@ -128,20 +111,20 @@ def test_a_build_replaces_the_previous_runs_parts_only_when_it_succeeds(endpoint
     (sources / "D" / "a.jsonl").write_bytes(lines([a_row("old")]))
     upload_folder(endpoint, sources, f"s3://{BUCKET}/replace")
     converted = f"s3://{BUCKET}/converted-replace"
-    first = build_parts(file_rows(f"s3://{BUCKET}/replace/D", "D"), converted, workers=1)
+    first = build_parts(conversion_files(f"s3://{BUCKET}/replace/D", "D"), converted, workers=1)
     [first_run] = {name.split("/")[0] for name in objects(endpoint, f"{BUCKET}/converted-replace")}
     assert first_run.startswith("run-") and first.column("part_path")[0].as_py().startswith(f"{converted}/{first_run}/part-")
 
     (sources / "D" / "a.jsonl").write_bytes(lines([{"messages": "[]"}]))  # every other column missing: the build fails
     upload_folder(endpoint, sources, f"s3://{BUCKET}/replace")
     with pytest.raises(SourceError, match="has no column instance_id"):
-        build_parts(file_rows(f"s3://{BUCKET}/replace/D", "D"), converted, workers=1)
+        build_parts(conversion_files(f"s3://{BUCKET}/replace/D", "D"), converted, workers=1)
     assert {name.split("/")[0] for name in objects(endpoint, f"{BUCKET}/converted-replace")} == {first_run}
     assert rows_of(first) == [("D/a.jsonl", 0, "old", "messages_empty")]
 
     (sources / "D" / "a.jsonl").write_bytes(lines([a_row("new")]))
     upload_folder(endpoint, sources, f"s3://{BUCKET}/replace")
-    second = build_parts(file_rows(f"s3://{BUCKET}/replace/D", "D"), converted, workers=1)
+    second = build_parts(conversion_files(f"s3://{BUCKET}/replace/D", "D"), converted, workers=1)
     runs = {name.split("/")[0] for name in objects(endpoint, f"{BUCKET}/converted-replace")}
     assert len(runs) == 1 and runs != {first_run}
     assert rows_of(second) == [("D/a.jsonl", 0, "new", "messages_empty")]
@@ -152,7 +135,7 @@ def test_a_prefix_holding_other_objects_is_refused_untouched(endpoint: str, data
     with client.open_output_stream(f"{BUCKET}/home/notes.txt") as out:
         out.write(b"keep me")
     with pytest.raises(SourceError, match=r"converted_dir s3://sera-test/home holds other things than conversion parts \(notes\.txt\)"):
-        build_parts(file_rows(f"s3://{BUCKET}/sources/D", "D"), f"s3://{BUCKET}/home", workers=1)
+        build_parts(conversion_files(f"s3://{BUCKET}/sources/D", "D"), f"s3://{BUCKET}/home", workers=1)
     assert objects(endpoint, f"{BUCKET}/home") == ["notes.txt"]
 
 
@@ -165,7 +148,7 @@ def test_a_token_cache_on_s3_is_what_every_task_reads(endpoint: str, dataset: Pa
     spec = tokens.TokenizerSpec(str(make_tokenizer(tmp_path / "tok")), None)
     cache_dir = f"s3://{BUCKET}/token-cache"
     upload_folder(endpoint, SAMPLE_DIR / "Sera-4.6-Lite-T2" / "real", f"s3://{BUCKET}/real/T2")  # three real rows
-    files = file_rows(f"s3://{BUCKET}/real/T2", "T2")
+    files = conversion_files(f"s3://{BUCKET}/real/T2", "T2")
     first = tokens.TokenSettings.prepare(spec, cache_dir)
     assert first.cache_version == 0 and first.cache_file.startswith(f"{cache_dir}/n_tokens-")
     counted = read_parts(build_parts(files, f"s3://{BUCKET}/converted-tokens", workers=1, tokens=first)).column("n_tokens")

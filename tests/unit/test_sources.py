@@ -16,6 +16,7 @@ from sera_rectify import reasons
 from sera_rectify.parts import build_parts, read_parts
 from sera_rectify.sources import COLUMNS, SourceError, iter_lines, list_source_files, parse_line, read_line_range
 from sera_testkit.constants import PACKAGE_SPEC_DIR, SHARED_DIR
+from sera_testkit.conversion import conversion_files
 
 SHARED_SPEC = SHARED_DIR / "spec"
 
@@ -35,22 +36,7 @@ def write_jsonl(path: Path, rows: list[dict | str | bytes]) -> Path:
 
 
 def file_rows(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:
-    """The rows the conversion model hands to build_parts: stg_sera__source_files + its dataset."""
-    return [
-        {
-            "source_dataset": f.dataset,
-            "source_file": f.source_file,
-            "file_path": f.path,
-            "file_format": f.file_format,
-            "file_bytes": f.file_bytes,
-            "dataset_order": 1,
-            "teacher": "GLM-4.6",
-            "scale": "lite",
-            "rollout": rollout,
-            "source_format": "sera",
-        }
-        for f in list_source_files(str(sources / dataset), dataset)
-    ]
+    return conversion_files(str(sources / dataset), dataset, rollout=rollout)
 
 
 def convert_folder(sources: Path, dataset: str, rollout: str = "T1") -> list[dict]:

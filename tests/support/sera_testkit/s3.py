@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow.fs as pafs
+import pytest
 
 BUCKET = "sera-test"
 # what writing an object is, as moto's IAM checks name it: one action per S3 operation (on AWS every one
@@ -42,18 +42,21 @@ def local_s3(bucket: str = BUCKET) -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    before = {name: os.environ.get(name) for name in s3_environment(endpoint)}
-    os.environ.update(s3_environment(endpoint))
     try:
-        s3_client(endpoint).create_dir(bucket)
-        yield endpoint
+        with environment(s3_environment(endpoint)):
+            s3_client(endpoint).create_dir(bucket)
+            yield endpoint
     finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         server.stop()
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """This process's environment with `values` set for the block, as it was afterwards."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in values.items():
+            patch.setenv(name, value)
+        yield
 
 
 def s3_client(endpoint: str) -> pafs.S3FileSystem:
@@ -97,14 +100,6 @@ def refusing_writes(endpoint: str, resource: str) -> Iterator[None]:
     }
     iam.put_user_policy(UserName=user, PolicyName="refuse-writes", PolicyDocument=json.dumps(policy))
     key = iam.create_access_key(UserName=user)["AccessKey"]
-    before = {name: os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update({"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]})
-    try:
+    with environment({"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}):
         with enable_iam_authentication():
             yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
