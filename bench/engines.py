@@ -10,6 +10,11 @@ run_step (wall seconds, CPU seconds, peak memory of the process tree):
   cluster_1   engine ray on Ray's local test cluster (ray.cluster_utils.Cluster, started here on
               loopback) of 1 node with 1 CPU, through RAY_ADDRESS
   cluster_2   the same with 2 nodes of 1 CPU each
+  s3          engine local with sources, parts and exports on S3: the same input uploaded (untimed) to a
+              moto S3 server on 127.0.0.1 (sera_testkit.s3, a thread of this process), the build reading
+              and writing s3://sera-test/... through the AWS variables. moto is a Python server sharing the
+              machine's cores with the build, so this step measures correctness at scale (same bytes,
+              ranged reads of 32 MB byte ranges, multipart writes) more than S3 speed
 
 The cluster steps give the time per GB against the number of nodes (on one machine: the nodes share its
 cores, so this shows Ray's overhead per node, not a speed-up a real cluster would give). Reported: seconds
@@ -32,7 +37,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +51,9 @@ import run as bench  # noqa: E402
 from tokens import node_seconds  # noqa: E402
 
 REPO = bench.REPO
-STEPS = ("local", "ray", "cluster_1", "cluster_2")
+STEPS = ("local", "ray", "cluster_1", "cluster_2", "s3")
+# s3 only when asked for (--steps ...,s3): it needs the test extra's moto and its time is moto's
+DEFAULT_STEPS = ("local", "ray", "cluster_1", "cluster_2")
 CONVERSION_NODE = "int_conversion_parts"
 TARGET_RAY_OVER_LOCAL = 1.25
 
@@ -72,15 +80,31 @@ def local_cluster(nodes: int) -> Iterator[str]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def dbt_step(step: str, out: Path, sources: Path, engine: str, extra_env: dict, poll: float) -> dict:
-    """`dbt parse` (untimed) then the timed `dbt build` with that engine, in the work folder `out`."""
+def dbt_step(
+    step: str,
+    out: Path,
+    sources: Path | str,
+    engine: str,
+    extra_env: dict,
+    poll: float,
+    *,
+    object_vars: dict | None = None,
+    read_export: Callable[[str], bytes] | None = None,
+) -> dict:
+    """`dbt parse` (untimed) then the timed `dbt build` with that engine, in the work folder `out`.
+    object_vars: sources_dir / converted_dir / export_path on object storage, with read_export(uri) -> bytes."""
     db, target = out / "sera.duckdb", out / "target"
     env = dict(os.environ, SERA_DB=str(db), SERA_TEMP_DIR=str(out / "spill"), DBT_PROFILES_DIR=str(REPO), **extra_env)
     export = out / "output" / "sera_rectified.parquet"
-    dbt_vars = json.dumps({"sources_dir": str(sources), "export_path": str(export), "engine": engine})
+    variables = {"sources_dir": str(sources), "export_path": str(export), "engine": engine, **(object_vars or {})}
+    dbt_vars = json.dumps(variables)
     common = ["--vars", dbt_vars, "--target-path", str(target), "--log-path", str(out / "logs")]
     subprocess.run([str(bench.BIN / "dbt"), "parse", *common], env=env, cwd=REPO, capture_output=True, text=True)
     result = bench.run_step(step, [str(bench.BIN / "dbt"), "build", *common], out, env=env, poll=poll)
+    if object_vars:
+        exported = read_export(variables["export_path"]) if result["returncode"] == 0 else None
+    else:
+        exported = export.read_bytes() if export.exists() else None
     return {
         "engine": engine,
         "ray_address": extra_env.get("RAY_ADDRESS"),
@@ -90,9 +114,35 @@ def dbt_step(step: str, out: Path, sources: Path, engine: str, extra_env: dict, 
         "peak_rss_bytes": result["peak_rss_bytes"],
         "load_1m_before": result["load_1m_before"],
         "conversion_seconds": node_seconds(target).get(CONVERSION_NODE),
-        "export_sha256": hashlib.sha256(export.read_bytes()).hexdigest() if export.exists() else None,
+        "export_sha256": hashlib.sha256(exported).hexdigest() if exported is not None else None,
         "error_tail": result.get("error_tail"),
     }
+
+
+def s3_step(out: Path, sources: Path, poll: float) -> dict:
+    """The `s3` step: a moto S3 server on 127.0.0.1 holding the input (upload untimed), then the build with
+    sources, parts and exports there (engine local)."""
+    from sera_testkit.s3 import BUCKET, local_s3, s3_client, s3_environment, upload_folder
+
+    with local_s3() as endpoint:
+        started = time.perf_counter()
+        upload_folder(endpoint, sources, f"s3://{BUCKET}/sources")
+        upload_seconds = time.perf_counter() - started
+        client = s3_client(endpoint)
+
+        def read_export(uri: str) -> bytes:
+            with client.open_input_file(uri.removeprefix("s3://")) as handle:
+                return handle.read()
+
+        object_vars = {
+            "sources_dir": f"s3://{BUCKET}/sources",
+            "converted_dir": f"s3://{BUCKET}/converted",
+            "export_path": f"s3://{BUCKET}/out/sera_rectified.parquet",
+        }
+        result = dbt_step("s3", out, sources, "local", s3_environment(endpoint), poll, object_vars=object_vars, read_export=read_export)
+    result["upload_seconds"] = round(upload_seconds, 3)
+    result["note"] = "moto S3 server in the benchmark's process on the same 2 cores (not in peak_rss_bytes): bounds the speed"
+    return result
 
 
 def run_steps(steps: tuple[str, ...], sources: Path, workdir: Path, poll: float) -> dict[str, dict]:
@@ -101,7 +151,12 @@ def run_steps(steps: tuple[str, ...], sources: Path, workdir: Path, poll: float)
         print(f"bench-ray: {step} ...", file=sys.stderr, flush=True)
         out = workdir / step
         out.mkdir(parents=True)
-        if step.startswith("cluster_"):
+        if step == "s3":
+            try:
+                results[step] = s3_step(out, sources, poll)
+            except Exception as err:  # the S3 test server itself failing: record it, keep the other steps
+                results[step] = {"returncode": -1, "error_tail": repr(err)[-2000:]}
+        elif step.startswith("cluster_"):
             with local_cluster(int(step.split("_")[1])) as address:
                 results[step] = dbt_step(step, out, sources, "ray", {"RAY_ADDRESS": address}, poll)
         else:
@@ -112,6 +167,8 @@ def run_steps(steps: tuple[str, ...], sources: Path, workdir: Path, poll: float)
 def rates(results: dict[str, dict], source_bytes: int) -> None:
     """MB/s of the build, and seconds per GB of the conversion node, added to each step."""
     for result in results.values():
+        if "seconds" not in result:  # the step did not run (s3: its test server failed)
+            continue
         result["build_mb_per_s"] = round(source_bytes / 1e6 / result["seconds"], 2)
         conversion = result["conversion_seconds"]
         result["conversion_s_per_gb"] = round(conversion / (source_bytes / 1e9), 2) if conversion else None
@@ -121,6 +178,9 @@ def print_report(report: dict) -> None:
     print(f"{'step':<10} {'build s':>8} {'MB/s':>6} {'conv s':>7} {'conv s/GB':>9} {'CPU s':>7} {'load':>5} {'same bytes':>10}")
     local_sha = report["steps"].get("local", {}).get("export_sha256")
     for step, r in report["steps"].items():
+        if "seconds" not in r:
+            print(f"{step:<10} failed: {r.get('error_tail')}")
+            continue
         same = "-" if local_sha is None else str(r["export_sha256"] == local_sha)
         print(
             f"{step:<10} {r['seconds']:8.1f} {r['build_mb_per_s']:6.1f} {r['conversion_seconds'] or 0:7.1f} "
@@ -135,7 +195,7 @@ def print_report(report: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bytes", type=float, default=2e9, help="bytes of generated SERA JSON Lines (default 2e9)")
-    parser.add_argument("--steps", default=",".join(STEPS), help=f"subset of {','.join(STEPS)}")
+    parser.add_argument("--steps", default=",".join(DEFAULT_STEPS), help=f"subset of {','.join(STEPS)} (default: all but s3)")
     parser.add_argument("--seed", type=int, default=generate.DEFAULT_SEED)
     parser.add_argument("--pool", type=int, default=generate.DEFAULT_POOL)
     parser.add_argument("--data-dir", type=Path, default=BENCH / "data")

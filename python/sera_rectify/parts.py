@@ -195,13 +195,22 @@ def part_batch(
 
 
 def write_parquet(batch: pa.RecordBatch, path: str) -> int:
-    """Write one part (one row group, rows in order) to a local path or an object; return its size."""
+    """Write one part (one row group, rows in order) to a local path or an object; return its size.
+
+    The stored size is checked against the bytes written: an object store that completes an upload
+    wrongly (seen once with a test server under load) fails the build here, naming the part, instead of
+    at a later reader's decompression error.
+    """
     filesystem, inner = filesystem_of(path)
     with filesystem.open_output_stream(inner, compression=None) as sink:
         pq.write_table(
             pa.Table.from_batches([batch], schema=PART_SCHEMA), sink, compression=PART_COMPRESSION, use_dictionary=PART_DICTIONARY_COLUMNS
         )
-        return sink.tell()
+        written = sink.tell()
+    stored = filesystem.get_file_info(inner).size
+    if stored != written:
+        raise SourceError(f"{path} holds {stored} bytes after {written:,} were written: the storage did not keep the part. Build again.")
+    return written
 
 
 def write_chunk(task: ChunkTask) -> ChunkWritten:

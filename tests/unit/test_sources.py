@@ -270,3 +270,25 @@ def test_a_file_that_changes_between_listing_and_reading_is_an_error(tmp_path: P
     write_jsonl(path, [a_row("a"), a_row("b"), a_row("c")])
     with pytest.raises(SourceError, match=r"f\.jsonl changed while it was read: it had [\d,]+ bytes when listed and has [\d,]+ now"):
         chunk_records(chunk)
+
+
+def test_a_part_the_storage_did_not_keep_whole_fails_the_build_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that reports another size than the bytes written (an upload completed wrongly) is caught at
+    the write, not later as a decompression error in a reader."""
+    import pyarrow.fs as pafs
+
+    class ShortStore:
+        local = pafs.LocalFileSystem()
+
+        def open_output_stream(self, path: str, compression: None = None):
+            return self.local.open_output_stream(path, compression=compression)
+
+        def get_file_info(self, path: str):
+            info = self.local.get_file_info(path)
+            return pafs.FileInfo(path, pafs.FileType.File, size=info.size - 1)
+
+    monkeypatch.setattr("sera_rectify.parts.filesystem_of", lambda path: (ShortStore(), path))
+    write_jsonl(tmp_path / "D" / "a.jsonl", [a_row("a")])
+    with pytest.raises(SourceError, match=r"part-000000-0000\.parquet holds [\d,]+ bytes after [\d,]+ were written"):
+        build_parts(file_rows(tmp_path, "D"), str(tmp_path / "parts"), workers=1)
+    assert not (tmp_path / "parts").exists()
