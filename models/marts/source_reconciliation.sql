@@ -1,6 +1,6 @@
 -- one row per source dataset: rows the conversion's tasks read from the files (counted as they read,
--- per part: int_conversion_parts) = rows converted + rows rejected, with the dataset's attributes (order, Hub repository, teacher, scale, rollout, format, license, attribution) the
--- dataset card quotes
+-- per part: int_conversion_parts) = rows converted + rows rejected, with the dataset's attributes
+-- (order, Hub repository, teacher, scale, rollout, format, license, attribution) the dataset card quotes
 
 with
 
