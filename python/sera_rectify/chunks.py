@@ -3,8 +3,9 @@
 The main process only lists the files (their sizes come with the listing). A plain JSON Lines file is
 planned as byte ranges of CHUNK_MAX_BYTES by its size: each task reads its own range and aligns it to
 line starts (sources.read_line_range), so no node reads the whole file to find where lines end. A
-compressed, Parquet, .json or .traj file cannot be entered in the middle: it is one chunk, read whole by
-its task. A task writes its rows as parts of at most PART_MAX_ROWS rows or about PART_MAX_BYTES bytes,
+Parquet file is planned the same way: each task reads the footer and the row groups that start in its
+range (sources.iter_parquet_rows). A compressed, .json or .traj file cannot be entered in the middle: it
+is one chunk, read whole by its task. A task writes its rows as parts of at most PART_MAX_ROWS rows or about PART_MAX_BYTES bytes,
 so its memory stays bounded whatever the size of the file.
 """
 
@@ -63,9 +64,9 @@ class Chunk:
 
 
 def plan_chunks(source: SourceFile, dataset: Dataset) -> list[Chunk]:
-    """A plain JSON Lines file: consecutive byte ranges of CHUNK_MAX_BYTES covering its listed size (one
-    empty range for an empty file, so every file gets a part); any other file: one chunk."""
-    if not is_plain_jsonl(source):
+    """A plain JSON Lines or a Parquet file: consecutive byte ranges of CHUNK_MAX_BYTES covering its
+    listed size (one empty range for an empty file, so every file gets a part); any other file: one chunk."""
+    if not (is_plain_jsonl(source) or source.file_format == "parquet"):
         return [Chunk(source, dataset, None, True)]
     size = source.file_bytes
     starts = range(0, max(size, 1), CHUNK_MAX_BYTES)
@@ -76,12 +77,12 @@ def chunk_records(chunk: Chunk) -> Iterable[Any]:
     """A chunk's records, read in its task: lines (bytes) of a JSON Lines file, Parquet row dicts, a
     .json file's items, or a .traj / .yaml file's bytes."""
     source = chunk.source
+    if source.file_format == "parquet":
+        return iter_parquet_rows(source, PART_MAX_ROWS, chunk.dataset.source_format == "sera", chunk.byte_range)
     if chunk.byte_range is not None:
         return read_line_range(source, *chunk.byte_range)
     if source.file_format == "jsonl":
         return iter_lines(source.path)
-    if source.file_format == "parquet":
-        return iter_parquet_rows(source, PART_MAX_ROWS, published_columns=chunk.dataset.source_format == "sera")
     if source.file_format == "json":
         return json_rows(source)
     return [read_bytes(source)]

@@ -26,7 +26,7 @@ import zstandard
 from . import reasons
 from .formats import FORMATS
 from .jsontext import json_type_name, loads, loads_allowing_surrogates
-from .storage import filesystem_of, is_remote, uri_of
+from .storage import filesystem_of, is_remote, size_of, uri_of
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
 PARQUET_SUFFIXES = (".parquet",)
@@ -220,24 +220,27 @@ def file_size(handle: IO[bytes]) -> int:
     return handle.size() if hasattr(handle, "size") else os.fstat(handle.fileno()).st_size
 
 
+def check_listed_size(source: SourceFile, size: int) -> None:
+    """A file read in byte ranges planned from its listed size must still have that size: one that
+    changed while it was read would give rows twice or not at all."""
+    if size != source.file_bytes:
+        raise SourceError(
+            f"{source.path} changed while it was read: it had {source.file_bytes:,} bytes when listed and has {size:,} now. "
+            "Build again once the file is complete."
+        )
+
+
 def read_line_range(source: SourceFile, start: int, end: int) -> list[bytes]:
     """The non-blank lines of a plain JSON Lines file that start in bytes [start, end), without their
     newline. A line belongs to the range holding its first byte: a range after the first skips the
     line that began before it, and its last line is read on past `end` to its newline. So ranges
     planned from the file size alone, each read by its own task, give every line once, in order.
-
-    The file must still have the size it was listed with: a file that changed while it was read
-    would give lines twice or not at all.
     """
     begin = max(start - 1, 0)
     try:
         with open_random_access(source.path) as handle:
             size = file_size(handle)
-            if size != source.file_bytes:
-                raise SourceError(
-                    f"{source.path} changed while it was read: it had {source.file_bytes:,} bytes when listed and has "
-                    f"{size:,} now. Build again once the file is complete."
-                )
+            check_listed_size(source, size)
             handle.seek(begin)
             data = handle.read(end - begin)
             while end < size and not data.endswith(b"\n"):
@@ -304,15 +307,30 @@ def parquet_file(path: str) -> pq.ParquetFile:
         raise unreadable_parquet(path, err) from None
 
 
-def iter_parquet_rows(source: SourceFile, batch_rows: int, published_columns: bool = True) -> Iterator[dict[str, Any]]:
-    """Rows of a Parquet source, batch by batch. A SERA file (published_columns) must hold every
-    published column and is read for those; a file of another format is read whole (its adapter
-    says what a row needs)."""
+def row_group_start(row_group: pq.RowGroupMetaData) -> int:
+    """The offset of a row group's first byte: the first page (a dictionary page if any) of its columns."""
+    columns = [row_group.column(index) for index in range(row_group.num_columns)]
+    return min(column.dictionary_page_offset if column.has_dictionary_page else column.data_page_offset for column in columns)
+
+
+def iter_parquet_rows(
+    source: SourceFile, batch_rows: int, published_columns: bool = True, byte_range: tuple[int, int] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Rows of a Parquet source, batch by batch: of the whole file, or of the row groups that start in
+    `byte_range` (planned from the file's size like a JSON Lines file's ranges: each task reads the footer
+    and its own row groups). A SERA file (published_columns) must hold every published column and is read
+    for those; a file of another format is read whole (its adapter says what a row needs)."""
     handle = parquet_file(source.path)
     if published_columns:
         check_columns(source, set(handle.schema_arrow.names))
+    groups = list(range(handle.metadata.num_row_groups))
+    if byte_range is not None:
+        check_listed_size(source, size_of(source.path))
+        groups = [group for group in groups if byte_range[0] <= row_group_start(handle.metadata.row_group(group)) < byte_range[1]]
+    if not groups:
+        return
     try:
-        for batch in handle.iter_batches(batch_size=batch_rows, columns=list(COLUMNS) if published_columns else None):
+        for batch in handle.iter_batches(batch_size=batch_rows, row_groups=groups, columns=list(COLUMNS) if published_columns else None):
             yield from batch.to_pylist()
     except (OSError, ValueError) as err:
         raise unreadable_parquet(source.path, err) from None

@@ -247,6 +247,25 @@ def test_byte_range_chunks_read_the_same_rows_as_the_line_reader(tmp_path: Path,
     assert sum(m["n_rows"] for m in manifests[0]) == sum(m["n_rows"] for m in manifests[1]) == 12
 
 
+def test_a_parquet_file_in_byte_ranges_gives_each_row_group_once_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Parquet file is planned by its size like a JSON Lines file: each task reads the row groups that
+    start in its range. Any range size gives the rows of one whole-file read, numbered across the ranges."""
+    (tmp_path / "D").mkdir()
+    rows = [a_row(f"q{i}", func_path="x" * (i * 37 % 500)) for i in range(40)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "D" / "rows.parquet", row_group_size=3)
+    [source] = list_source_files(str(tmp_path / "D"), "D")
+    whole = [(r["source_row"], r["instance_id"]) for r in convert_folder(tmp_path, "D")]
+    assert whole == [(i, f"q{i}") for i in range(40)]
+    for size in (50, 700, 2000, source.file_bytes):
+        monkeypatch.setattr("sera_rectify.chunks.CHUNK_MAX_BYTES", size)
+        manifest = build_parts(file_rows(tmp_path, "D"), str(tmp_path / f"parts-{size}"), workers=2)
+        assert [(r["source_row"], r["instance_id"]) for r in read_parts(manifest).to_pylist()] == whole, size
+        chunks = manifest.to_pylist()
+        assert len({m["chunk_number"] for m in chunks}) == -(-source.file_bytes // size)
+        if size < source.file_bytes // 2:  # the row groups are spread over the tasks, not all read by the first
+            assert len({m["chunk_number"] for m in chunks if m["n_rows"]}) > 2, size
+
+
 def test_byte_ranges_of_any_size_give_every_line_once_in_order(tmp_path: Path) -> None:
     """Whatever the range size, cutting a file into consecutive ranges and reading each on its own gives
     the line reader's lines: a line belongs to the range holding its first byte."""
