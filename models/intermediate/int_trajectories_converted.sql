@@ -7,18 +7,21 @@
 {{ config(materialized='view') }}
 
 {#- the folder of the parts as the conversion wrote it (an absolute path or an object storage URI), and
-    each chunk's first row in its file, by chunk number: only known once the conversion ran -#}
+    the first row in its file of each chunk that does not start its file (a later byte range of a JSON
+    Lines or Parquet file), by chunk number: only known once the conversion ran. The map holds only those
+    chunks, so it stays small when a dataset is thousands of one-chunk files -#}
 {%- set parts_dir = '' %}
-{%- set chunk_first_rows = '[]' %}
+{%- set chunk_first_rows = 'map {}' %}
 {%- if execute %}
     {%- set manifest = run_query(
         "select any_value(regexp_replace(part_path, '/[^/]*$', '')), "
-        ~ "cast(list(first_source_row order by part_number) filter (where first_part_of_chunk) as varchar) "
+        ~ "coalesce(string_agg(chunk_number || ': ' || first_source_row, ', ' order by chunk_number) "
+        ~ "filter (where first_part_of_chunk and first_source_row > 0), '') "
         ~ "from (select *, part_number = min(part_number) over (partition by chunk_number) as first_part_of_chunk "
         ~ "from " ~ ref('int_conversion_parts') ~ ")"
     ) %}
     {%- set parts_dir = manifest.columns[0].values()[0] %}
-    {%- set chunk_first_rows = manifest.columns[1].values()[0] or '[]' %}
+    {%- set chunk_first_rows = 'map {' ~ manifest.columns[1].values()[0] ~ '}' %}
 {%- endif %}
 
 with
@@ -33,7 +36,7 @@ converted as (
 
     select
         * exclude (chunk_number)
-        replace (source_row + ({{ chunk_first_rows }}::bigint[])[chunk_number + 1] as source_row)
+        replace (source_row + coalesce(({{ chunk_first_rows }}::map(bigint, bigint))[chunk_number], 0) as source_row)
     from parts
 
 )

@@ -76,7 +76,9 @@ def atomic_object(target: str) -> Iterator[str]:
         yield storage.uri_of(target, temporary)
         publish(filesystem, temporary, inner, target)
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        # a refused delete must not hide the write's own error, nor fail a publish that succeeded: the
+        # next write to this target removes the stale key (remove_stale_temp_objects)
+        with contextlib.suppress(OSError):
             filesystem.delete_file(temporary)
 
 

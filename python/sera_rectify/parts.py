@@ -13,6 +13,7 @@ each build writes a new run-<id>/ prefix that the manifest points to, and remove
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -213,6 +214,17 @@ def write_parquet(batch: pa.RecordBatch, path: str) -> int:
     return written
 
 
+def part_name(chunk_number: int, number: int) -> str:
+    """part-<chunk, 8 digits>-<part of the chunk, 6 digits>.parquet: fixed widths, so that name order (the
+    order DuckDB reads a glob in) is source order; a number that does not fit would break that order."""
+    if chunk_number >= 10**8 or number >= 10**6:
+        raise SourceError(
+            f"chunk {chunk_number:,} part {number:,}: more than 100 million chunks or a million parts of one chunk. "
+            "Split the dataset into several datasets (traj_dirs entries) or its files into smaller ones."
+        )
+    return f"part-{chunk_number:08d}-{number:06d}.parquet"
+
+
 def write_chunk(task: ChunkTask) -> ChunkWritten:
     """Read a chunk, convert it and write it as parts part-<chunk>-0000.parquet, -0001, ...
 
@@ -227,7 +239,7 @@ def write_chunk(task: ChunkTask) -> ChunkWritten:
     for number, records in enumerate(part_groups(chunk_records(chunk))):
         failures_before = tokens.n_failed if tokens else 0
         batch, part_keys, part_objects = part_batch(records, chunk, task.chunk_number, first_row, tokens)
-        path = join(task.parts_dir, f"part-{task.chunk_number:06d}-{number:04d}.parquet")
+        path = join(task.parts_dir, part_name(task.chunk_number, number))
         part_bytes = write_parquet(batch, path)
         parts.append(
             PartWritten(
@@ -348,8 +360,9 @@ def build_parts(
     progress = Progress(sum(row["file_bytes"] for row in file_rows), report) if report else None
     with parts_folder(parts_dir) as (written_dir, final_dir):
         manifest, new_token_counts = write_parts(files, written_dir, workers or default_workers(), progress, tokens, engine)
-    if tokens and new_token_counts:
-        write_cache(tokens.cache_file, known_counts(tokens.cache_file, tokens.cache_version) | new_token_counts)
+        # inside the block: a cache that cannot be written fails the build before the old parts are replaced
+        if tokens and new_token_counts:
+            write_cache(tokens.cache_file, known_counts(tokens.cache_file, tokens.cache_version) | new_token_counts)
     for row in manifest:
         row["part_path"] = join(final_dir, row["part_path"].rsplit("/", 1)[-1])
     return pa.Table.from_pylist(manifest, schema=PARTS_SCHEMA)
@@ -384,11 +397,11 @@ def parts_folder(parts_dir: str) -> Iterator[tuple[str, str]]:
 
 
 def delete_prefix(filesystem: pafs.FileSystem, prefix: str) -> None:
-    """Delete every object under `prefix` (none is fine: a run that failed before its first part)."""
-    try:
+    """Delete every object under `prefix`, as far as the store lets us: none is fine (a run that failed
+    before its first part), and a refused delete must not hide the build's own error or fail a build that
+    succeeded (an earlier run left behind is deleted by the next build)."""
+    with contextlib.suppress(OSError):
         filesystem.delete_dir(prefix)
-    except FileNotFoundError:
-        pass
 
 
 def check_parts_dir(target: Path) -> None:

@@ -149,7 +149,7 @@ def list_remote_files(folder: str, dataset: str, kind: str) -> list[SourceFile]:
     filesystem, prefix = filesystem_of(folder)
     try:
         infos = filesystem.get_file_info(pafs.FileSelector(prefix, recursive=True, allow_not_found=True))
-    except OSError as err:
+    except (OSError, ValueError) as err:
         raise SourceError(f"cannot list dataset folder {folder}: {err}. Check the URI and the storage credentials.") from None
     if not infos:
         raise SourceError(f"dataset folder {folder} is missing. {missing_folder_hint(dataset, kind)}")
@@ -243,6 +243,8 @@ def read_line_range(source: SourceFile, start: int, end: int) -> list[bytes]:
             check_listed_size(source, size)
             handle.seek(begin)
             data = handle.read(end - begin)
+            if start > 0 and b"\n" not in data:  # inside one long line that began before the range: no line starts here
+                return []
             while end < size and not data.endswith(b"\n"):
                 block = handle.read(LINE_TAIL_BYTES)
                 newline = block.find(b"\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import posixpath
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -69,7 +70,8 @@ def filesystem_of(path: str) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), os.path.abspath(path.removeprefix("file://"))
     if urlparse(path).scheme in ("s3", "s3a"):
         parsed = urlparse(path)
-        return s3_filesystem(*endpoint_override()), parsed.netloc + parsed.path.rstrip("/")
+        # `s3://b/sera/` + "/ds" (a var with a trailing slash) means s3://b/sera/ds, as it would on disk
+        return s3_filesystem(*endpoint_override()), parsed.netloc + re.sub("/+", "/", parsed.path).rstrip("/")
     return pafs.FileSystem.from_uri(path)
 
 

@@ -184,7 +184,7 @@ def test_parts_follow_source_order_one_file_per_part_and_a_part_for_an_empty_fil
         (2, 1, "D/b.jsonl", 0, 0),
         (3, 2, "D/c.jsonl", 0, 1),
     ]
-    names = ["part-000000-0000.parquet", "part-000000-0001.parquet", "part-000001-0000.parquet", "part-000002-0000.parquet"]
+    names = ["part-00000000-000000.parquet", "part-00000000-000001.parquet", "part-00000001-000000.parquet", "part-00000002-000000.parquet"]
     assert [Path(m["part_path"]).name for m in manifest] == names
     assert all(Path(m["part_path"]).is_absolute() and Path(m["part_path"]).is_file() for m in manifest)
     rows = read_parts(manifest_table).to_pylist()
@@ -308,6 +308,18 @@ def test_a_part_the_storage_did_not_keep_whole_fails_the_build_naming_it(tmp_pat
 
     monkeypatch.setattr("sera_rectify.parts.filesystem_of", lambda path: (ShortStore(), path))
     write_jsonl(tmp_path / "D" / "a.jsonl", [a_row("a")])
-    with pytest.raises(SourceError, match=r"part-000000-0000\.parquet holds [\d,]+ bytes after [\d,]+ were written"):
+    with pytest.raises(SourceError, match=r"part-00000000-000000\.parquet holds [\d,]+ bytes after [\d,]+ were written"):
         build_parts(file_rows(tmp_path, "D"), str(tmp_path / "parts"), workers=1)
     assert not (tmp_path / "parts").exists()
+
+
+def test_part_names_sort_in_source_order_or_the_build_stops() -> None:
+    """DuckDB reads the parts in name order: fixed-width numbers keep that the source order, and a number
+    too wide for its field is an error rather than a silently reordered export."""
+    from sera_rectify.parts import part_name
+
+    names = [part_name(chunk, part) for chunk in (0, 9, 10, 99_999_999) for part in (0, 9, 10, 999_999)]
+    assert names == sorted(names)
+    for chunk, part in ((10**8, 0), (0, 10**6)):
+        with pytest.raises(SourceError, match="Split the dataset"):
+            part_name(chunk, part)
