@@ -11,17 +11,18 @@
     Lines or Parquet file), by chunk number: only known once the conversion ran. The map holds only those
     chunks, so it stays small when a dataset is thousands of one-chunk files -#}
 {%- set parts_dir = '' %}
-{%- set chunk_first_rows = 'map {}' %}
+{%- set offset_chunks, offset_rows = '[]', '[]' %}
 {%- if execute %}
     {%- set manifest = run_query(
         "select any_value(regexp_replace(part_path, '/[^/]*$', '')), "
-        ~ "coalesce(string_agg(chunk_number || ': ' || first_source_row, ', ' order by chunk_number) "
-        ~ "filter (where first_part_of_chunk and first_source_row > 0), '') "
-        ~ "from (select *, part_number = min(part_number) over (partition by chunk_number) as first_part_of_chunk "
-        ~ "from " ~ ref('int_conversion_parts') ~ ")"
+        ~ "coalesce(cast(list(chunk_number order by chunk_number) filter (where later_chunk) as varchar), '[]'), "
+        ~ "coalesce(cast(list(first_source_row order by chunk_number) filter (where later_chunk) as varchar), '[]') "
+        ~ "from (select *, first_source_row > 0 and part_number = min(part_number) over (partition by chunk_number) "
+        ~ "as later_chunk from " ~ ref('int_conversion_parts') ~ ")"
     ) %}
     {%- set parts_dir = manifest.columns[0].values()[0] %}
-    {%- set chunk_first_rows = 'map {' ~ manifest.columns[1].values()[0] ~ '}' %}
+    {%- set offset_chunks = manifest.columns[1].values()[0] %}
+    {%- set offset_rows = manifest.columns[2].values()[0] %}
 {%- endif %}
 
 with
@@ -36,7 +37,7 @@ converted as (
 
     select
         * exclude (chunk_number)
-        replace (source_row + coalesce(({{ chunk_first_rows }}::map(bigint, bigint))[chunk_number], 0) as source_row)
+        replace (source_row + coalesce(map({{ offset_chunks }}::bigint[], {{ offset_rows }}::bigint[])[chunk_number], 0) as source_row)
     from parts
 
 )
