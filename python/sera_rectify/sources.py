@@ -230,6 +230,19 @@ def check_listed_size(source: SourceFile, size: int) -> None:
         )
 
 
+def rest_of_line(handle: IO[bytes]) -> bytes:
+    """The bytes from the handle's position through the next newline (or the end of the file), read in
+    blocks of LINE_TAIL_BYTES and joined once: a row can be hundreds of MB."""
+    blocks = []
+    while block := handle.read(LINE_TAIL_BYTES):
+        newline = block.find(b"\n")
+        if newline >= 0:
+            blocks.append(block[: newline + 1])
+            break
+        blocks.append(block)
+    return b"".join(blocks)
+
+
 def read_line_range(source: SourceFile, start: int, end: int) -> list[bytes]:
     """The non-blank lines of a plain JSON Lines file that start in bytes [start, end), without their
     newline. A line belongs to the range holding its first byte: a range after the first skips the
@@ -245,12 +258,8 @@ def read_line_range(source: SourceFile, start: int, end: int) -> list[bytes]:
             data = handle.read(end - begin)
             if start > 0 and b"\n" not in data:  # inside one long line that began before the range: no line starts here
                 return []
-            while end < size and not data.endswith(b"\n"):
-                block = handle.read(LINE_TAIL_BYTES)
-                newline = block.find(b"\n")
-                data += block if newline < 0 else block[: newline + 1]
-                if newline >= 0 or not block:
-                    break
+            if end < size and not data.endswith(b"\n"):
+                data += rest_of_line(handle)
     except OSError as err:
         raise unreadable(source.path, 0, err) from None
     if start > 0:

@@ -266,9 +266,12 @@ def test_a_parquet_file_in_byte_ranges_gives_each_row_group_once_in_order(tmp_pa
             assert len({m["chunk_number"] for m in chunks if m["n_rows"]}) > 2, size
 
 
-def test_byte_ranges_of_any_size_give_every_line_once_in_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tail_bytes", [3, 4 * 1024 * 1024])
+def test_byte_ranges_of_any_size_give_every_line_once_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail_bytes: int) -> None:
     """Whatever the range size, cutting a file into consecutive ranges and reading each on its own gives
-    the line reader's lines: a line belongs to the range holding its first byte."""
+    the line reader's lines: a line belongs to the range holding its first byte (a last line read on past
+    the range's end in one block or in many)."""
+    monkeypatch.setattr("sera_rectify.sources.LINE_TAIL_BYTES", tail_bytes)
     data = b'{"a": 1}\n\n{"bb": 22}\r\n  \n{"c": 3}\n\n\n{"dddd": 4444}\n{"e": 5}'
     path = write_jsonl(tmp_path / "D" / "f.jsonl", [])
     path.write_bytes(data)
